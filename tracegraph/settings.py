@@ -1,0 +1,190 @@
+"""Django settings, read from the environment only.
+
+Embedded default: SQLite in WAL mode under ``var/``, Django's local-memory
+cache, Celery tasks run inline. Set ``DATABASE_URL`` and ``REDIS_URL`` for
+PostgreSQL, Redis and Celery workers. Every ``TRACEGRAPH_*`` setting is
+documented in README.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+class ImproperSetting(ValueError):
+    pass
+
+
+def envstr(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
+
+
+def envbool(name: str, default: bool = False) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperSetting(f"{name}={raw!r}: expected 1/0, true/false, yes/no or on/off")
+
+
+def envint(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ImproperSetting(f"{name}={raw!r}: expected an integer") from None
+
+
+def database_from_url(url: str) -> dict[str, object]:
+    """``sqlite:///path`` or ``postgresql://user:pw@host:port/name`` to a DATABASES entry."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path)
+        if path.startswith("//"):  # sqlite:////abs/path
+            path = path[1:]
+        elif path.startswith("/"):
+            path = path[1:] if not Path(path).is_absolute() else path
+        return sqlite_database(Path(path) if path else VAR_DIR / "tracegraph.sqlite3")
+    if parts.scheme in {"postgres", "postgresql", "pgsql"}:
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": unquote(parts.path.lstrip("/")) or "postgres",
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            "CONN_MAX_AGE": 60,
+            "CONN_HEALTH_CHECKS": True,
+            # One test database per checkout, so two clones can test at once.
+            "TEST": {
+                "NAME": os.environ.get("TRACEGRAPH_TEST_DB_NAME")
+                or "test_tracegraph_" + hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]
+            },
+        }
+    raise ImproperSetting(f"DATABASE_URL={url!r}: use sqlite:///path or postgresql://...")
+
+
+def sqlite_database(path: Path) -> dict[str, object]:
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(path),
+        "OPTIONS": {
+            # IMMEDIATE: a writer takes the lock at BEGIN, so concurrent
+            # receivers queue on the busy timeout instead of failing mid-way.
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;"
+            ),
+        },
+    }
+
+
+VAR_DIR = Path(envstr("TRACEGRAPH_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = envbool("TRACEGRAPH_DEBUG", False)
+SECRET_KEY = envstr("TRACEGRAPH_SECRET_KEY") or "tracegraph-embedded-insecure-key"
+ALLOWED_HOSTS = [h.strip() for h in envstr("TRACEGRAPH_ALLOWED_HOSTS", "*").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [
+    o.strip() for o in envstr("TRACEGRAPH_CSRF_TRUSTED_ORIGINS").split(",") if o.strip()
+]
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.staticfiles",
+    "tracegraph.traces",
+    "tracegraph.web",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "tracegraph.urls"
+WSGI_APPLICATION = "tracegraph.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": False,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+            ],
+        },
+    }
+]
+
+DATABASE_URL = envstr("DATABASE_URL")
+DATABASES = {
+    "default": database_from_url(DATABASE_URL)
+    if DATABASE_URL
+    else sqlite_database(VAR_DIR / "tracegraph.sqlite3")
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = envstr("REDIS_URL")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "tracegraph",
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# Celery: with no REDIS_URL, tasks run inline in the calling process.
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = REDIS_URL or None
+CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True  # serve from static/ without collectstatic
+
+# An OTLP body can be large; the receiver enforces its own limit after gunzip.
+DATA_UPLOAD_MAX_MEMORY_SIZE = None
+FILE_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
+
+# --- tracegraph's own settings (README.md lists them all) ---
+TRACEGRAPH_INGEST_TOKEN = envstr("TRACEGRAPH_INGEST_TOKEN")
+TRACEGRAPH_MAX_BODY_BYTES = envint("TRACEGRAPH_MAX_BODY_BYTES", 64 * 1024 * 1024)
+TRACEGRAPH_BACKEND = envstr("TRACEGRAPH_BACKEND", "local")
+TRACEGRAPH_RETENTION_DAYS = envint("TRACEGRAPH_RETENTION_DAYS", 0)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": envstr("TRACEGRAPH_LOG_LEVEL", "INFO")},
+}

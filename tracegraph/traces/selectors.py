@@ -1,0 +1,141 @@
+"""Reads from the store, returning domain records (never ORM rows)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from tracegraph.domain import LinkRecord, SpanRecord, TraceRecord
+from tracegraph.traces.mapper import (
+    LINK_COLUMNS,
+    SPAN_COLUMNS,
+    TRACE_COLUMNS,
+    link_from_row,
+    span_from_row,
+    trace_from_row,
+)
+from tracegraph.traces.models import Span, SpanLink, Trace
+
+__all__ = [
+    "TraceFilter",
+    "trace_list",
+    "trace_get",
+    "trace_spans",
+    "span_get",
+    "span_links",
+    "links_into",
+    "StoreSource",
+    "traces_present",
+]
+
+_CHUNK = 500
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]
+
+
+@dataclass(frozen=True, slots=True)
+class TraceFilter:
+    service: str = ""
+    name: str = ""
+    limit: int = 50
+
+
+def trace_list(*, filters: TraceFilter = TraceFilter()) -> list[TraceRecord]:
+    """Most recent traces first, optionally by root service and root span name."""
+    qs = Trace.objects.all()
+    if filters.service:
+        qs = qs.filter(root_service=filters.service)
+    if filters.name:
+        qs = qs.filter(root_name__icontains=filters.name)
+    rows = qs.order_by("-start_ns").values_list(*TRACE_COLUMNS)[: filters.limit]
+    return [trace_from_row(r) for r in rows]
+
+
+def trace_get(*, trace_id: str) -> TraceRecord | None:
+    row = Trace.objects.filter(trace_id=trace_id).values_list(*TRACE_COLUMNS).first()
+    return trace_from_row(row) if row else None
+
+
+def _links_held_by(trace_ids: Sequence[str]) -> dict[tuple[str, str], list[LinkRecord]]:
+    held: dict[tuple[str, str], list[LinkRecord]] = defaultdict(list)
+    for chunk in _chunks(trace_ids):
+        for row in SpanLink.objects.filter(trace_id__in=chunk).values_list(*LINK_COLUMNS):
+            link = link_from_row(row)
+            held[(link.trace_id, link.span_id)].append(link)
+    return held
+
+
+def trace_spans(*, trace_ids: Sequence[str]) -> list[SpanRecord]:
+    """All spans of these traces, each with the links it holds, by start time."""
+    ids = sorted(set(trace_ids))
+    held = _links_held_by(ids)
+    spans: list[SpanRecord] = []
+    for chunk in _chunks(ids):
+        for row in Span.objects.filter(trace_id__in=chunk).values_list(*SPAN_COLUMNS):
+            spans.append(span_from_row(row, held.get((row[0], row[1]), ())))
+    spans.sort(key=lambda s: (s.trace_id, s.start, s.span_id))
+    return spans
+
+
+def span_get(*, trace_id: str, span_id: str) -> SpanRecord | None:
+    row = Span.objects.filter(trace_id=trace_id, span_id=span_id).values_list(*SPAN_COLUMNS).first()
+    if row is None:
+        return None
+    links = [
+        link_from_row(r)
+        for r in SpanLink.objects.filter(trace_id=trace_id, span_id=span_id).values_list(
+            *LINK_COLUMNS
+        )
+    ]
+    return span_from_row(row, links)
+
+
+def span_links(
+    *, trace_id: str, span_id: str, direction: Literal["in", "out"]
+) -> list[LinkRecord]:
+    """Links the span holds (``out``) or links other spans hold to it (``in``).
+
+    ``in`` is one lookup on the target index.
+    """
+    if direction == "out":
+        qs = SpanLink.objects.filter(trace_id=trace_id, span_id=span_id)
+    else:
+        qs = SpanLink.objects.filter(linked_trace_id=trace_id, linked_span_id=span_id)
+    return [link_from_row(r) for r in qs.order_by("trace_id", "span_id", "link_index").values_list(*LINK_COLUMNS)]
+
+
+def links_into(*, trace_ids: Sequence[str]) -> list[LinkRecord]:
+    """Every link, held anywhere, whose target is a span of these traces."""
+    out: list[LinkRecord] = []
+    for chunk in _chunks(sorted(set(trace_ids))):
+        rows = SpanLink.objects.filter(linked_trace_id__in=chunk).values_list(*LINK_COLUMNS)
+        out.extend(link_from_row(r) for r in rows)
+    return out
+
+
+class StoreSource:
+    """The local store as a graph source: it knows incoming links."""
+
+    incoming_known = True
+
+    def spans_of(self, trace_ids: Sequence[str]) -> list[SpanRecord]:
+        return trace_spans(trace_ids=trace_ids)
+
+    def links_into(self, trace_ids: Sequence[str]) -> list[LinkRecord]:
+        return links_into(trace_ids=trace_ids)
+
+
+def traces_present(*, trace_ids: Sequence[str]) -> list[TraceRecord]:
+    """Summaries of those of ``trace_ids`` that are stored."""
+    out: list[TraceRecord] = []
+    for chunk in _chunks(sorted(set(trace_ids))):
+        out.extend(
+            trace_from_row(r)
+            for r in Trace.objects.filter(trace_id__in=chunk).values_list(*TRACE_COLUMNS)
+        )
+    return out
