@@ -83,7 +83,7 @@ def sqlite_database(path: Path) -> dict[str, object]:
             # IMMEDIATE: a writer takes the lock at BEGIN, so concurrent
             # receivers queue on the busy timeout instead of failing mid-way.
             "transaction_mode": "IMMEDIATE",
-            "timeout": 30,
+            "timeout": envint("TRACEGRAPH_DB_TIMEOUT", 30),
             "init_command": (
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
                 "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;"
@@ -170,6 +170,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns when it is missing
 WHITENOISE_USE_FINDERS = True  # serve from static/ without collectstatic
 
 # An OTLP body can be large; the receiver enforces its own limit after gunzip.

@@ -12,7 +12,7 @@ from tracegraph.ingest.errors import ParseError
 from tracegraph.ingest.registry import detect_and_parse
 from tracegraph.traces.services import trace_batch_ingest
 
-__all__ = ["ImportSummary", "trace_files_collect", "trace_body_import"]
+__all__ = ["ImportSummary", "trace_body_import", "trace_files_collect"]
 
 BATCH = 1000
 SUFFIXES = (".json", ".jsonl", ".ndjson", ".pb", ".protobuf", ".bin", ".gz")

@@ -10,14 +10,14 @@ import orjson
 from tracegraph.domain import EventRecord, LinkRecord, SpanRecord, TraceRecord
 
 __all__ = [
-    "SPAN_COLUMNS",
     "LINK_COLUMNS",
-    "span_row",
+    "SPAN_COLUMNS",
+    "TRACE_COLUMNS",
+    "link_from_row",
     "link_rows",
     "span_from_row",
-    "link_from_row",
+    "span_row",
     "trace_from_row",
-    "TRACE_COLUMNS",
 ]
 
 SPAN_COLUMNS = (

@@ -19,14 +19,14 @@ from tracegraph.traces.mapper import (
 from tracegraph.traces.models import Span, SpanLink, Trace
 
 __all__ = [
+    "StoreSource",
     "TraceFilter",
-    "trace_list",
-    "trace_get",
-    "trace_spans",
+    "links_into",
     "span_get",
     "span_links",
-    "links_into",
-    "StoreSource",
+    "trace_get",
+    "trace_list",
+    "trace_spans",
     "traces_present",
 ]
 
@@ -95,9 +95,7 @@ def span_get(*, trace_id: str, span_id: str) -> SpanRecord | None:
     return span_from_row(row, links)
 
 
-def span_links(
-    *, trace_id: str, span_id: str, direction: Literal["in", "out"]
-) -> list[LinkRecord]:
+def span_links(*, trace_id: str, span_id: str, direction: Literal["in", "out"]) -> list[LinkRecord]:
     """Links the span holds (``out``) or links other spans hold to it (``in``).
 
     ``in`` is one lookup on the target index.
@@ -106,7 +104,10 @@ def span_links(
         qs = SpanLink.objects.filter(trace_id=trace_id, span_id=span_id)
     else:
         qs = SpanLink.objects.filter(linked_trace_id=trace_id, linked_span_id=span_id)
-    return [link_from_row(r) for r in qs.order_by("trace_id", "span_id", "link_index").values_list(*LINK_COLUMNS)]
+    return [
+        link_from_row(r)
+        for r in qs.order_by("trace_id", "span_id", "link_index").values_list(*LINK_COLUMNS)
+    ]
 
 
 def links_into(*, trace_ids: Sequence[str]) -> list[LinkRecord]:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 
 from tracegraph.domain import SpanRecord
 from tracegraph.traces.mapper import LINK_COLUMNS, SPAN_COLUMNS, link_rows, span_row
@@ -36,20 +38,74 @@ class IngestSummary:
         )
 
 
-def _placeholders(columns: Sequence[str], json_columns: frozenset[str]) -> str:
-    cast = "::jsonb" if connection.vendor == "postgresql" else ""
-    return ", ".join(f"%s{cast}" if c in json_columns else "%s" for c in columns)
+_JSON_COLUMNS = frozenset({"attributes", "resource_attributes", "events"})
+_INT_COLUMNS = frozenset(
+    {
+        "kind",
+        "start_ns",
+        "end_ns",
+        "status_code",
+        "flags",
+        "link_index",
+        "ingested_at",
+        "dropped_attributes_count",
+        "dropped_events_count",
+        "dropped_links_count",
+    }
+)
 
 
-def _upsert_sql(
-    table: str, columns: Sequence[str], key: Sequence[str], json_columns: frozenset[str]
-) -> str:
+def _pg_type(column: str) -> str:
+    if column in _INT_COLUMNS:
+        return "bigint"
+    return "boolean" if column == "invalid" else "text"
+
+
+def _upsert(
+    cursor: CursorWrapper,
+    table: str,
+    columns: Sequence[str],
+    key: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+) -> None:
+    """``INSERT ... ON CONFLICT (key) DO UPDATE`` of ``rows``; the last row of a key wins."""
+    width = len(key)
+    rows = list({row[:width]: row for row in rows}.values())  # one row per key
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
-    return (
-        f"INSERT INTO {table} ({', '.join(columns)}) "
-        f"VALUES ({_placeholders(columns, json_columns)}) "
-        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
-    )
+    conflict = f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    names = ", ".join(columns)
+    if connection.vendor == "postgresql":
+        # One statement per batch: the rows travel as one array per column.
+        # executemany would cost a round trip per row.
+        selected = ", ".join(f"{c}::jsonb" if c in _JSON_COLUMNS else c for c in columns)
+        arrays = ", ".join(f"%s::{_pg_type(c)}[]" for c in columns)
+        cursor.execute(
+            f"INSERT INTO {table} ({names}) SELECT {selected} "
+            f"FROM unnest({arrays}) AS t({names}) {conflict}",
+            [list(col) for col in zip(*rows, strict=True)],
+        )
+    else:
+        marks = ", ".join(["%s"] * len(columns))
+        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}) {conflict}", rows)
+
+
+def _delete_extra_links(cursor: CursorWrapper, holders: dict[tuple[str, str], int]) -> None:
+    """Delete links at or past ``count`` for each ``(trace_id, span_id) -> count``."""
+    if connection.vendor == "postgresql":
+        traces = [t for t, _ in holders]
+        spans = [s for _, s in holders]
+        counts = list(holders.values())
+        cursor.execute(
+            "DELETE FROM traces_spanlink l USING unnest(%s::text[], %s::text[], %s::int[]) "
+            "AS h(trace_id, span_id, n) WHERE l.trace_id = h.trace_id "
+            "AND l.span_id = h.span_id AND l.link_index >= h.n",
+            [traces, spans, counts],
+        )
+    else:
+        cursor.executemany(
+            "DELETE FROM traces_spanlink WHERE trace_id = %s AND span_id = %s AND link_index >= %s",
+            [(t, s, n) for (t, s), n in holders.items()],
+        )
 
 
 def _chunks(items: Sequence[str], size: int = _IN_CHUNK) -> Iterable[Sequence[str]]:
@@ -72,33 +128,19 @@ def trace_batch_ingest(*, spans: Sequence[SpanRecord]) -> IngestSummary:
     linked_ids = sorted({row[3] for row in links if not row[10]} - set(trace_ids))
 
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(
-            _upsert_sql(
-                "traces_span",
-                span_cols,
-                ("trace_id", "span_id"),
-                frozenset({"attributes", "resource_attributes", "events"}),
-            ),
-            rows,
-        )
+        _upsert(cursor, "traces_span", span_cols, ("trace_id", "span_id"), rows)
+        # A re-sent span may hold fewer links than before: drop the extras.
+        holders = {(row[0], row[1]): 0 for row in rows}
+        for row in links:
+            key = (row[0], row[1])
+            holders[key] = max(holders[key], row[2] + 1)
+        _delete_extra_links(cursor, holders)
         if links:
-            # A re-sent span may hold fewer links than before: drop the extras.
-            holders = {(row[0], row[1]): 0 for row in rows}
-            for row in links:
-                key = (row[0], row[1])
-                holders[key] = max(holders[key], row[2] + 1)
-            cursor.executemany(
-                "DELETE FROM traces_spanlink WHERE trace_id = %s AND span_id = %s "
-                "AND link_index >= %s",
-                [(t, s, n) for (t, s), n in holders.items()],
-            )
-            cursor.executemany(
-                _upsert_sql(
-                    "traces_spanlink",
-                    LINK_COLUMNS,
-                    ("trace_id", "span_id", "link_index"),
-                    frozenset({"attributes"}),
-                ),
+            _upsert(
+                cursor,
+                "traces_spanlink",
+                LINK_COLUMNS,
+                ("trace_id", "span_id", "link_index"),
                 links,
             )
         _refresh(cursor, trace_ids, linked_ids, now)
@@ -156,7 +198,9 @@ def traces_purge(*, older_than_ns: int) -> int:
     from tracegraph.traces.models import Span, SpanLink, Trace
 
     with transaction.atomic():
-        ids = list(Trace.objects.filter(end_ns__lt=older_than_ns).values_list("trace_id", flat=True))
+        ids = list(
+            Trace.objects.filter(end_ns__lt=older_than_ns).values_list("trace_id", flat=True)
+        )
         for chunk in _chunks(ids):
             SpanLink.objects.filter(trace_id__in=chunk).delete()
             Span.objects.filter(trace_id__in=chunk).delete()

@@ -13,7 +13,7 @@ from tracegraph.web.errors import ApiError, api
 from tracegraph.web.params import choice_param, int_param, span_id_param, trace_id_param
 from tracegraph.web.payloads import link_dict, span_dict, trace_dict
 
-__all__ = ["trace_list", "trace_detail", "span_links"]
+__all__ = ["span_links", "trace_detail", "trace_list"]
 
 
 @api

@@ -20,7 +20,9 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
-def error_response(status: int, message: str, headers: dict[str, str] | None = None) -> JsonResponse:
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> JsonResponse:
     response = JsonResponse({"error": message}, status=status)
     for key, value in (headers or {}).items():
         response[key] = value

@@ -81,7 +81,9 @@ def _error(status: int, message: str, content_type: str, headers: dict[str, str]
         body = _status_protobuf(_GRPC_CODE.get(status, 2), message)
     else:
         content_type = JSON
-        body = orjson.dumps({"code": _GRPC_CODE.get(status, 2), "message": message, "error": message})
+        body = orjson.dumps(
+            {"code": _GRPC_CODE.get(status, 2), "message": message, "error": message}
+        )
     response = HttpResponse(body, status=status, content_type=content_type)
     for key, value in headers.items():
         response[key] = value
@@ -138,6 +140,8 @@ def _decode(raw: bytes, encoding: str, limit: int) -> bytes:
         out += inflater.flush()
     except zlib.error as exc:
         raise Rejected(400, f"body is not valid {encoding}: {exc}") from None
+    if not inflater.eof:
+        raise Rejected(400, f"body is truncated {encoding}")
     if len(out) > limit:
         raise BodyTooLarge
     return bytes(out)
@@ -198,8 +202,7 @@ def receive_traces(request: HttpRequest) -> HttpResponse:
         if content_type not in (PROTOBUF, JSON):
             raise Rejected(
                 415,
-                f"unsupported Content-Type {content_type or '(none)'!r}; "
-                f"send {PROTOBUF} or {JSON}",
+                f"unsupported Content-Type {content_type or '(none)'!r}; send {PROTOBUF} or {JSON}",
             )
         limit = settings.TRACEGRAPH_MAX_BODY_BYTES
         encoding = (request.META.get("HTTP_CONTENT_ENCODING") or "").strip().lower()

@@ -7,7 +7,7 @@ from collections.abc import Collection, Mapping
 from tracegraph.domain import normalize_span_id, normalize_trace_id
 from tracegraph.web.errors import ApiError
 
-__all__ = ["trace_id_param", "span_id_param", "int_param", "choice_param"]
+__all__ = ["choice_param", "int_param", "span_id_param", "trace_id_param"]
 
 
 def trace_id_param(value: str, *, name: str = "trace_id") -> str:
@@ -24,9 +24,7 @@ def span_id_param(value: str, *, name: str = "span_id") -> str:
     return span_id
 
 
-def int_param(
-    query: Mapping[str, str], name: str, *, default: int, low: int, high: int
-) -> int:
+def int_param(query: Mapping[str, str], name: str, *, default: int, low: int, high: int) -> int:
     raw = query.get(name)
     if raw is None or raw == "":
         return default

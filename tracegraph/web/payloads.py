@@ -6,7 +6,7 @@ from typing import Any, TypedDict
 
 from tracegraph.domain import LinkRecord, SpanRecord, TraceRecord
 
-__all__ = ["TraceDict", "SpanDict", "LinkDict", "trace_dict", "span_dict", "link_dict"]
+__all__ = ["LinkDict", "SpanDict", "TraceDict", "link_dict", "span_dict", "trace_dict"]
 
 
 class TraceDict(TypedDict):
@@ -95,9 +95,7 @@ def span_dict(s: SpanRecord, links_in: list[LinkRecord] | None = None) -> SpanDi
         "status": {"code": s.status_code, "message": s.status_message},
         "attributes": s.attributes,
         "resource": s.resource_attributes,
-        "events": [
-            {"name": e.name, "time": e.time, "attributes": e.attributes} for e in s.events
-        ],
+        "events": [{"name": e.name, "time": e.time, "attributes": e.attributes} for e in s.events],
         "scope": {"name": s.scope_name, "version": s.scope_version},
         "dropped": {
             "attributes": s.dropped_attributes_count,

@@ -64,12 +64,17 @@ def trace_page(request: HttpRequest, trace_id: str) -> HttpResponse:
             "s": s,
             "depth": depth[s.span_id],
             "indent": min(depth[s.span_id], 12) * 14,
-            "kind": SpanKind(s.kind).name.lower() if s.kind in SpanKind._value2member_map_ else s.kind,
+            "kind": SpanKind(s.kind).name.lower()
+            if s.kind in SpanKind._value2member_map_
+            else s.kind,
             "error": s.status_code == StatusCode.ERROR,
             "offset": 100 * (s.start - summary.start) / span_total,
             "width": max(0.3, 100 * s.duration / span_total),
             "duration": _ms(s.duration),
-            "links_out": [(link, link.linked_trace_id in known or link.linked_trace_id == normal) for link in s.links],
+            "links_out": [
+                (link, link.linked_trace_id in known or link.linked_trace_id == normal)
+                for link in s.links
+            ],
             "links_in": [(link, True) for link in incoming.get(s.span_id, ())],
         }
         for s in _waterfall(spans)
@@ -77,7 +82,12 @@ def trace_page(request: HttpRequest, trace_id: str) -> HttpResponse:
     return render(
         request,
         "trace.html",
-        {"summary": summary, "rows": rows, "when": _when(summary.start), "duration": _ms(summary.duration)},
+        {
+            "summary": summary,
+            "rows": rows,
+            "when": _when(summary.start),
+            "duration": _ms(summary.duration),
+        },
     )
 
 

@@ -26,9 +26,8 @@ class Progress:
         self.last = now
         width = 30
         filled = width * done // max(total, 1)
-        self.stream.write(
-            f"\r{self.label[-40:]:<40} [{'#' * filled}{'.' * (width - filled)}] {done}/{total} spans"
-        )
+        bar = "#" * filled + "." * (width - filled)
+        self.stream.write(f"\r{self.label[-40:]:<40} [{bar}] {done}/{total} spans")
         if done >= total:
             self.stream.write("\n")
         self.stream.flush()
@@ -48,7 +47,9 @@ class Command(BaseCommand):
             if raw == "-":
                 body = sys.stdin.buffer.read()
                 trace_body_import(
-                    body=body, name="<stdin>", summary=summary,
+                    body=body,
+                    name="<stdin>",
+                    summary=summary,
                     on_progress=Progress(self.stderr, "<stdin>", show),
                 )
                 continue
@@ -57,7 +58,9 @@ class Command(BaseCommand):
                 raise CommandError(f"{raw}: no such file or folder")
             for file in trace_files_collect([path]):
                 trace_body_import(
-                    body=file.read_bytes(), name=str(file), summary=summary,
+                    body=file.read_bytes(),
+                    name=str(file),
+                    summary=summary,
                     on_progress=Progress(self.stderr, str(file), show),
                 )
         for error in summary.errors[:20]:
