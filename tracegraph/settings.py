@@ -66,6 +66,9 @@ def database_from_url(url: str) -> dict[str, object]:
             "PORT": str(parts.port or ""),
             "CONN_MAX_AGE": 60,
             "CONN_HEALTH_CHECKS": True,
+            # Server-side binding sends a batch's column arrays as typed
+            # parameters instead of one huge quoted literal (10x on ingest).
+            "OPTIONS": {"server_side_binding": True},
             # One test database per checkout, so two clones can test at once.
             "TEST": {
                 "NAME": os.environ.get("TRACEGRAPH_TEST_DB_NAME")

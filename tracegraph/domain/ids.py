@@ -16,12 +16,12 @@ True
 from __future__ import annotations
 
 __all__ = [
-    "TRACE_ID_LEN",
     "SPAN_ID_LEN",
-    "normalize_trace_id",
+    "TRACE_ID_LEN",
     "normalize_span_id",
-    "trace_id_from_bytes",
+    "normalize_trace_id",
     "span_id_from_bytes",
+    "trace_id_from_bytes",
 ]
 
 TRACE_ID_LEN = 32

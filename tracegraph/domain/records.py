@@ -12,15 +12,15 @@ from enum import IntEnum
 from typing import Any
 
 __all__ = [
-    "Nanos",
-    "SpanKind",
-    "StatusCode",
     "LINK_TYPES",
     "EventRecord",
     "LinkRecord",
-    "SpanRecord",
-    "TraceRecord",
+    "Nanos",
     "ParseResult",
+    "SpanKind",
+    "SpanRecord",
+    "StatusCode",
+    "TraceRecord",
     "infer_link_type",
 ]
 
