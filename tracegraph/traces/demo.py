@@ -174,6 +174,10 @@ class _CheckedExporter(SpanExporter):
         self._inner, self._service, self._ledger = inner, service, ledger
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if self._ledger.failures:
+            # One failure fails the demo: spare the other services' retries
+            # (up to the timeout each against an unreachable endpoint).
+            return SpanExportResult.FAILURE
         result = self._inner.export(spans)
         if result is SpanExportResult.SUCCESS:
             self._ledger.sent(spans)
@@ -395,12 +399,98 @@ def _messaging(system: str, destination: str, operation: str, **extra: Any) -> d
     }
 
 
+def _serve(
+    tracer: trace.Tracer,
+    start: int,
+    end: int,
+    method: str,
+    route: str,
+    status: int,
+    *,
+    path: str = "",
+    attributes: dict[str, Any] | None = None,
+    links: Sequence[Link] = (),
+    error: str = "",
+    error_type: str = "",
+) -> Span:
+    """An HTTP SERVER root span named ``METHOD route``."""
+    attrs = {**_http_server(method, route, status, path), **(attributes or {})}
+    return _emit(
+        tracer,
+        f"{method} {route}",
+        start,
+        end,
+        kind=SpanKind.SERVER,
+        links=links,
+        attributes=attrs,
+        error=error,
+        error_type=error_type,
+    )
+
+
+def _query(
+    tracer: trace.Tracer,
+    parent: Span,
+    start: int,
+    end: int,
+    system: str,
+    operation: str,
+    collection: str,
+    query: str,
+    *,
+    error: str = "",
+    error_type: str = "",
+    **extra: Any,
+) -> Span:
+    """A database CLIENT span named ``OPERATION collection``."""
+    return _emit(
+        tracer,
+        f"{operation} {collection}".strip(),
+        start,
+        end,
+        kind=SpanKind.CLIENT,
+        parent=parent,
+        attributes=_db(system, operation, collection, query, **extra),
+        error=error,
+        error_type=error_type,
+    )
+
+
+def _call(
+    tracer: trace.Tracer,
+    parent: Span,
+    start: int,
+    end: int,
+    method: str,
+    url: str,
+    status: int,
+    *,
+    error: str = "",
+) -> Span:
+    """An outgoing HTTP CLIENT span, named by its method as the semantic conventions ask."""
+    return _emit(
+        tracer,
+        method,
+        start,
+        end,
+        kind=SpanKind.CLIENT,
+        parent=parent,
+        attributes=_http_client(method, url, status),
+        error=error,
+        error_type="HTTPError",
+    )
+
+
 def _ms(delta_ns: int) -> int:
     return delta_ns // MS
 
 
 # --------------------------------------------------------------------------
 # Scenarios. Each takes the tracers and the time its story starts at.
+# One span per statement with its arguments packed: the formatter's
+# one-argument-per-line layout would triple this section and bury the story.
+
+# fmt: off
 
 
 def message_queue(tracers: Tracers, at: int) -> ScenarioResult:
@@ -412,149 +502,65 @@ def message_queue(tracers: Tracers, at: int) -> ScenarioResult:
     """
     api, worker = tracers("checkout-api"), tracers("fulfillment-worker")
     traces: list[str] = []
-    lags = (180 * MS, 2_350 * MS, 640 * MS)
-    for n, lag in enumerate(lags):
+    for n, lag in enumerate((180 * MS, 2_350 * MS, 640 * MS)):
         t = at + n * 9 * MIN
-        order = f"ord-{48213 + n}"
-        req = _emit(
-            api,
-            "POST /api/orders",
-            t,
-            t + 62 * MS,
-            kind=SpanKind.SERVER,
-            attributes={**_http_server("POST", "/api/orders", 201), "order.id": order},
-        )
-        _emit(
-            api,
-            "INSERT orders",
-            t + 8 * MS,
-            t + 21 * MS,
-            kind=SpanKind.CLIENT,
-            parent=req,
-            attributes=_db(
-                "postgresql", "INSERT", "orders", "INSERT INTO orders (...) VALUES (...)"
-            ),
-        )
+        order, message = f"ord-{48213 + n}", f"msg-{91000 + n}"
+        req = _serve(api, t, t + 62 * MS, "POST", "/api/orders", 201,
+                     attributes={"order.id": order})
+        _query(api, req, t + 8 * MS, t + 21 * MS, "postgresql", "INSERT", "orders",
+               "INSERT INTO orders (...) VALUES (...)")
         pub = _emit(
-            api,
-            "publish orders",
-            t + 40 * MS,
-            t + 47 * MS,
-            kind=SpanKind.PRODUCER,
-            parent=req,
-            attributes=_messaging(
-                "kafka",
-                "orders",
-                "publish",
-                **{
-                    "messaging.message.id": f"msg-{91000 + n}",
-                    "messaging.kafka.message.key": order,
-                    "messaging.destination.partition.id": str(n % 3),
-                },
-            ),
+            api, "publish orders", t + 40 * MS, t + 47 * MS, kind=SpanKind.PRODUCER, parent=req,
+            attributes=_messaging("kafka", "orders", "publish", **{
+                "messaging.message.id": message,
+                "messaging.kafka.message.key": order,
+                "messaging.destination.partition.id": str(n % 3),
+            }),
         )
         start = t + 47 * MS + lag
         consumer = _emit(
-            worker,
-            "process orders",
-            start,
-            start + 310 * MS,
-            kind=SpanKind.CONSUMER,
-            links=[
-                _link(
-                    pub,
-                    {
-                        "link.type": "async_trigger",
-                        "link.queue.name": "orders",
-                        "link.queue.delay_ms": _ms(lag),
-                        "messaging.message.id": f"msg-{91000 + n}",
-                    },
-                )
-            ],
-            attributes=_messaging(
-                "kafka",
-                "orders",
-                "process",
-                **{
-                    "messaging.message.id": f"msg-{91000 + n}",
-                    "messaging.kafka.message.key": order,
-                    "messaging.consumer.group.name": "fulfillment",
-                    "messaging.kafka.offset": 771_402 + n,
-                    "order.id": order,
-                },
-            ),
+            worker, "process orders", start, start + 310 * MS, kind=SpanKind.CONSUMER,
+            links=[_link(pub, {
+                "link.type": "async_trigger",
+                "link.queue.name": "orders",
+                "link.queue.delay_ms": _ms(lag),
+                "messaging.message.id": message,
+            })],
+            attributes=_messaging("kafka", "orders", "process", **{
+                "messaging.message.id": message,
+                "messaging.kafka.message.key": order,
+                "messaging.consumer.group.name": "fulfillment",
+                "messaging.kafka.offset": 771_402 + n,
+                "order.id": order,
+            }),
         )
-        _emit(
-            worker,
-            "INSERT shipments",
-            start + 40 * MS,
-            start + 95 * MS,
-            kind=SpanKind.CLIENT,
-            parent=consumer,
-            attributes=_db(
-                "postgresql", "INSERT", "shipments", "INSERT INTO shipments (...) VALUES (...)"
-            ),
-        )
-        _emit(
-            worker,
-            "POST",
-            start + 120 * MS,
-            start + 290 * MS,
-            kind=SpanKind.CLIENT,
-            parent=consumer,
-            attributes=_http_client("POST", "https://api.carrier.example/v2/labels", 201),
-        )
+        _query(worker, consumer, start + 40 * MS, start + 95 * MS, "postgresql", "INSERT",
+               "shipments", "INSERT INTO shipments (...) VALUES (...)")
+        _call(worker, consumer, start + 120 * MS, start + 290 * MS, "POST",
+              "https://api.carrier.example/v2/labels", 201)
         traces += [_trace_id(req), _trace_id(consumer)]
 
     # The plain consumer: a link with no attributes.
     payments, refunds = tracers("payments-api"), tracers("refund-worker")
     t = at + 40 * MIN
-    req = _emit(
-        payments,
-        "POST /api/refunds",
-        t,
-        t + 35 * MS,
-        kind=SpanKind.SERVER,
-        attributes={**_http_server("POST", "/api/refunds", 202), "refund.id": "rf-5521"},
-    )
+    req = _serve(payments, t, t + 35 * MS, "POST", "/api/refunds", 202,
+                 attributes={"refund.id": "rf-5521"})
     pub = _emit(
-        payments,
-        "publish refunds",
-        t + 20 * MS,
-        t + 24 * MS,
-        kind=SpanKind.PRODUCER,
-        parent=req,
-        attributes=_messaging(
-            "rabbitmq", "refunds", "publish", **{"messaging.message.id": "rf-5521-1"}
-        ),
+        payments, "publish refunds", t + 20 * MS, t + 24 * MS, kind=SpanKind.PRODUCER, parent=req,
+        attributes=_messaging("rabbitmq", "refunds", "publish",
+                              **{"messaging.message.id": "rf-5521-1"}),
     )
     start = t + 24 * MS + 1_200 * MS
     consumer = _emit(
-        refunds,
-        "process refunds",
-        start,
-        start + 420 * MS,
-        kind=SpanKind.CONSUMER,
+        refunds, "process refunds", start, start + 420 * MS, kind=SpanKind.CONSUMER,
         links=[_link(pub)],
-        attributes=_messaging(
-            "rabbitmq",
-            "refunds",
-            "process",
-            **{
-                "messaging.message.id": "rf-5521-1",
-                "messaging.consumer.group.name": "refund-worker",
-            },
-        ),
+        attributes=_messaging("rabbitmq", "refunds", "process", **{
+            "messaging.message.id": "rf-5521-1",
+            "messaging.consumer.group.name": "refund-worker",
+        }),
     )
-    _emit(
-        refunds,
-        "POST",
-        start + 30 * MS,
-        start + 400 * MS,
-        kind=SpanKind.CLIENT,
-        parent=consumer,
-        attributes=_http_client("POST", "https://api.psp.example/v1/refunds", 200),
-    )
+    _call(refunds, consumer, start + 30 * MS, start + 400 * MS, "POST",
+          "https://api.psp.example/v1/refunds", 200)
     traces += [_trace_id(req), _trace_id(consumer)]
     return ScenarioResult("message_queue", traces[1], tuple(traces))
 
@@ -562,77 +568,31 @@ def message_queue(tracers: Tracers, at: int) -> ScenarioResult:
 def scheduled_job(tracers: Tracers, at: int) -> ScenarioResult:
     """A signup schedules a welcome email; the job runs 24 hours later, linking back."""
     accounts, emails = tracers("accounts-api"), tracers("email-worker")
-    req = _emit(
-        accounts,
-        "POST /api/signup",
-        at,
-        at + 140 * MS,
-        kind=SpanKind.SERVER,
-        attributes={**_http_server("POST", "/api/signup", 201), "enduser.id": "u-30117"},
-    )
-    _emit(
-        accounts,
-        "INSERT users",
-        at + 10 * MS,
-        at + 32 * MS,
-        kind=SpanKind.CLIENT,
-        parent=req,
-        attributes=_db("postgresql", "INSERT", "users", "INSERT INTO users (...) VALUES (...)"),
-    )
+    req = _serve(accounts, at, at + 140 * MS, "POST", "/api/signup", 201,
+                 attributes={"enduser.id": "u-30117"})
+    _query(accounts, req, at + 10 * MS, at + 32 * MS, "postgresql", "INSERT", "users",
+           "INSERT INTO users (...) VALUES (...)")
     handler = _emit(
-        accounts,
-        "user.signup.handler",
-        at + 40 * MS,
-        at + 130 * MS,
-        parent=req,
-        attributes={
-            "enduser.id": "u-30117",
-            "job.type": "send-welcome-email",
-            "schedule.delay": "24h",
-        },
+        accounts, "user.signup.handler", at + 40 * MS, at + 130 * MS, parent=req,
+        attributes={"enduser.id": "u-30117", "job.type": "send-welcome-email",
+                    "schedule.delay": "24h"},
     )
     run_at = at + 130 * MS + 24 * H
     job = _emit(
-        emails,
-        "job.send-welcome-email",
-        run_at,
-        run_at + 870 * MS,
-        links=[
-            _link(
-                handler,
-                {
-                    "link.type": "scheduled_trigger",
-                    "schedule.delay": "24h",
-                    "schedule.delay_ms": 24 * 3_600_000,
-                    "link.delay_ms": _ms(run_at - (at + 130 * MS)),
-                },
-            )
-        ],
-        attributes={
-            "job.type": "send-welcome-email",
-            "job.id": "job-7f21c",
-            "enduser.id": "u-30117",
-            "schedule.scheduled_at_unix_ms": run_at // MS,
-        },
+        emails, "job.send-welcome-email", run_at, run_at + 870 * MS,
+        links=[_link(handler, {
+            "link.type": "scheduled_trigger",
+            "schedule.delay": "24h",
+            "schedule.delay_ms": 24 * 3_600_000,
+            "link.delay_ms": _ms(run_at - (at + 130 * MS)),
+        })],
+        attributes={"job.type": "send-welcome-email", "job.id": "job-7f21c",
+                    "enduser.id": "u-30117", "schedule.scheduled_at_unix_ms": run_at // MS},
     )
-    _emit(
-        emails,
-        "SELECT users",
-        run_at + 5 * MS,
-        run_at + 14 * MS,
-        kind=SpanKind.CLIENT,
-        parent=job,
-        attributes=_db("postgresql", "SELECT", "users", "SELECT * FROM users WHERE id = $1"),
-    )
-    _emit(
-        emails,
-        "POST",
-        run_at + 30 * MS,
-        run_at + 850 * MS,
-        kind=SpanKind.CLIENT,
-        parent=job,
-        attributes=_http_client("POST", "https://api.mailer.example/v3/mail/send", 202),
-    )
+    _query(emails, job, run_at + 5 * MS, run_at + 14 * MS, "postgresql", "SELECT", "users",
+           "SELECT * FROM users WHERE id = $1")
+    _call(emails, job, run_at + 30 * MS, run_at + 850 * MS, "POST",
+          "https://api.mailer.example/v3/mail/send", 202)
     return ScenarioResult("scheduled_job", _trace_id(job), (_trace_id(req), _trace_id(job)))
 
 
@@ -646,65 +606,32 @@ def retries(tracers: Tracers, at: int) -> ScenarioResult:
     traces: list[str] = []
     t = at
     for attempt, status in ((1, 503), (2, 503), (3, 200)):
-        duration = 1_150 * MS if status == 503 else 2_400 * MS
+        failed = status != 200
+        end = t + (1_150 if failed else 2_400) * MS
         links = []
         if previous is not None:
-            links = [
-                _link(
-                    previous,
-                    {
-                        "link.type": "retry_previous",
-                        "retry.previous_attempt": attempt - 1,
-                        "link.retry.attempt": attempt,
-                        "link.retry.reason": "pdf-renderer returned 503",
-                    },
-                )
-            ]
-        failed = status != 200
+            links = [_link(previous, {
+                "link.type": "retry_previous",
+                "retry.previous_attempt": attempt - 1,
+                "link.retry.attempt": attempt,
+                "link.retry.reason": "pdf-renderer returned 503",
+            })]
         span = _emit(
-            invoices,
-            "invoice.render.attempt",
-            t,
-            t + duration,
-            links=links,
-            attributes={
-                "retry.attempt": attempt,
-                "retry.max_attempts": 3,
-                "invoice.id": "inv-2024-00871",
-            },
+            invoices, "invoice.render.attempt", t, end, links=links,
+            attributes={"retry.attempt": attempt, "retry.max_attempts": 3,
+                        "invoice.id": "inv-2024-00871"},
             error="pdf-renderer returned 503 Service Unavailable" if failed else "",
-            error_type="RendererUnavailable",
-            ok=not failed,
+            error_type="RendererUnavailable", ok=not failed,
         )
-        _emit(
-            invoices,
-            "POST",
-            t + 20 * MS,
-            t + duration - 30 * MS,
-            kind=SpanKind.CLIENT,
-            parent=span,
-            attributes=_http_client("POST", "http://pdf-renderer:8080/render", status),
-            error="503 Service Unavailable" if failed else "",
-            error_type="HTTPError",
-        )
+        _call(invoices, span, t + 20 * MS, end - 30 * MS, "POST",
+              "http://pdf-renderer:8080/render", status,
+              error="503 Service Unavailable" if failed else "")
         if not failed:
-            _emit(
-                invoices,
-                "UPDATE invoices",
-                t + duration - 25 * MS,
-                t + duration - 5 * MS,
-                kind=SpanKind.CLIENT,
-                parent=span,
-                attributes=_db(
-                    "postgresql",
-                    "UPDATE",
-                    "invoices",
-                    "UPDATE invoices SET pdf_url = $1 WHERE id = $2",
-                ),
-            )
+            _query(invoices, span, end - 25 * MS, end - 5 * MS, "postgresql", "UPDATE",
+                   "invoices", "UPDATE invoices SET pdf_url = $1 WHERE id = $2")
         traces.append(_trace_id(span))
         previous = span
-        t += duration + (2**attempt) * S  # exponential backoff
+        t = end + (2**attempt) * S  # exponential backoff
     return ScenarioResult("retries", traces[-1], tuple(traces))
 
 
@@ -714,98 +641,51 @@ def batch(tracers: Tracers, at: int) -> ScenarioResult:
     Each ``batch.item.process`` child links its own origin; item 7 fails.
     """
     payments, batcher = tracers("payments-api"), tracers("settlement-batch")
-    size = 12
+    size, every = 12, 23 * S
     producers: list[Span] = []
     traces: list[str] = []
     for i in range(size):
-        t = at + i * 23 * S
-        req = _emit(
-            payments,
-            "POST /api/payments",
-            t,
-            t + 95 * MS,
-            kind=SpanKind.SERVER,
-            attributes={
-                **_http_server("POST", "/api/payments", 201),
-                "payment.id": f"pay-{7300 + i}",
-            },
-        )
-        producers.append(
-            _emit(
-                payments,
-                "publish settlements",
-                t + 80 * MS,
-                t + 86 * MS,
-                kind=SpanKind.PRODUCER,
-                parent=req,
-                attributes=_messaging(
-                    "rabbitmq",
-                    "settlements",
-                    "publish",
-                    **{"messaging.message.id": f"pay-{7300 + i}"},
-                ),
-            )
-        )
+        t = at + i * every
+        req = _serve(payments, t, t + 95 * MS, "POST", "/api/payments", 201,
+                     attributes={"payment.id": f"pay-{7300 + i}"})
+        producers.append(_emit(
+            payments, "publish settlements", t + 80 * MS, t + 86 * MS, kind=SpanKind.PRODUCER,
+            parent=req,
+            attributes=_messaging("rabbitmq", "settlements", "publish",
+                                  **{"messaging.message.id": f"pay-{7300 + i}"}),
+        ))
         traces.append(_trace_id(req))
-    start = at + (size - 1) * 23 * S + 40 * S
+    start = at + (size - 1) * every + 40 * S
     links = [
-        _link(
-            p,
-            {
-                "link.type": "batch_source",
-                "link.batch.index": i,
-                "link.batch.size": size,
-                "link.queue.delay_ms": _ms(start - (at + i * 23 * S + 86 * MS)),
-            },
-        )
+        _link(p, {
+            "link.type": "batch_source",
+            "link.batch.index": i,
+            "link.batch.size": size,
+            "link.queue.delay_ms": _ms(start - (at + i * every + 86 * MS)),
+        })
         for i, p in enumerate(producers)
     ]
     item_time = 140 * MS
     end = start + 30 * MS + size * item_time + 90 * MS
     root = _emit(
-        batcher,
-        "batch.process",
-        start,
-        end,
-        kind=SpanKind.CONSUMER,
-        links=links,
+        batcher, "batch.process", start, end, kind=SpanKind.CONSUMER, links=links,
         attributes={
-            **_messaging(
-                "rabbitmq", "settlements", "process", **{"messaging.batch.message_count": size}
-            ),
-            "batch.size": size,
-            "batch.link_count": size,
-            "batch.success_count": size - 1,
-            "batch.failure_count": 1,
+            **_messaging("rabbitmq", "settlements", "process",
+                         **{"messaging.batch.message_count": size}),
+            "batch.size": size, "batch.link_count": size,
+            "batch.success_count": size - 1, "batch.failure_count": 1,
         },
     )
     for i, p in enumerate(producers):
         t = start + 30 * MS + i * item_time
         _emit(
-            batcher,
-            "batch.item.process",
-            t,
-            t + item_time - 10 * MS,
-            parent=root,
+            batcher, "batch.item.process", t, t + item_time - 10 * MS, parent=root,
             links=[_link(p, {"link.type": "batch_source", "link.batch.index": i})],
             attributes={"batch.item.index": i, "batch.item.id": f"pay-{7300 + i}"},
-            error="card network timeout" if i == 7 else "",
-            error_type="TimeoutError",
+            error="card network timeout" if i == 7 else "", error_type="TimeoutError",
         )
-    _emit(
-        batcher,
-        "INSERT settlements",
-        end - 85 * MS,
-        end - 5 * MS,
-        kind=SpanKind.CLIENT,
-        parent=root,
-        attributes=_db(
-            "postgresql",
-            "INSERT",
-            "settlements",
-            "INSERT INTO settlements (...) VALUES (...), (...)",
-        ),
-    )
+    _query(batcher, root, end - 85 * MS, end - 5 * MS, "postgresql", "INSERT", "settlements",
+           "INSERT INTO settlements (...) VALUES (...), (...)")
     return ScenarioResult("batch", _trace_id(root), (_trace_id(root), *traces))
 
 
@@ -816,90 +696,45 @@ def async_job(tracers: Tracers, at: int) -> ScenarioResult:
     for n, queued in enumerate((850 * MS, 47 * S)):
         t = at + n * 6 * MIN
         job_id = f"job-{4410 + n}"
-        req = _emit(
-            api,
-            "POST /api/reports",
-            t,
-            t + 48 * MS,
-            kind=SpanKind.SERVER,
-            attributes={**_http_server("POST", "/api/reports", 202), "job.id": job_id},
-        )
+        job = {"job.type": "report.export", "job.id": job_id}
+        req = _serve(api, t, t + 48 * MS, "POST", "/api/reports", 202, attributes=job)
         enqueue = _emit(
-            api,
-            "job.enqueue",
-            t + 30 * MS,
-            t + 36 * MS,
-            kind=SpanKind.PRODUCER,
-            parent=req,
-            attributes={
-                "job.type": "report.export",
-                "job.id": job_id,
-                **_messaging("redis", "reports", "publish", **{"messaging.message.id": job_id}),
-            },
+            api, "job.enqueue", t + 30 * MS, t + 36 * MS, kind=SpanKind.PRODUCER, parent=req,
+            attributes={**job, **_messaging("redis", "reports", "publish",
+                                            **{"messaging.message.id": job_id})},
         )
         start = t + 36 * MS + queued
         run = _emit(
-            worker,
-            "job.execute",
-            start,
-            start + 3_200 * MS,
-            kind=SpanKind.CONSUMER,
-            links=[
-                _link(
-                    enqueue,
-                    {
-                        "link.type": "async_trigger",
-                        "link.queue.name": "reports",
-                        "link.queue.delay_ms": _ms(queued),
-                        "job.id": job_id,
-                    },
-                )
-            ],
-            attributes={
-                "job.type": "report.export",
+            worker, "job.execute", start, start + 3_200 * MS, kind=SpanKind.CONSUMER,
+            links=[_link(enqueue, {
+                "link.type": "async_trigger",
+                "link.queue.name": "reports",
+                "link.queue.delay_ms": _ms(queued),
                 "job.id": job_id,
-                **_messaging("redis", "reports", "process", **{"messaging.message.id": job_id}),
-            },
+            })],
+            attributes={**job, **_messaging("redis", "reports", "process",
+                                            **{"messaging.message.id": job_id})},
         )
-        _emit(
-            worker,
-            "SELECT orders",
-            start + 15 * MS,
-            start + 1_900 * MS,
-            kind=SpanKind.CLIENT,
-            parent=run,
-            attributes=_db(
-                "postgresql",
-                "SELECT",
-                "orders",
-                "SELECT * FROM orders WHERE created_at >= $1 AND created_at < $2",
-            ),
-        )
-        _emit(
-            worker,
-            "PUT",
-            start + 1_950 * MS,
-            start + 3_150 * MS,
-            kind=SpanKind.CLIENT,
-            parent=run,
-            attributes=_http_client("PUT", f"https://reports.s3.example/exports/{job_id}.csv", 200),
-        )
+        _query(worker, run, start + 15 * MS, start + 1_900 * MS, "postgresql", "SELECT",
+               "orders", "SELECT * FROM orders WHERE created_at >= $1 AND created_at < $2")
+        _call(worker, run, start + 1_950 * MS, start + 3_150 * MS, "PUT",
+              f"https://reports.s3.example/exports/{job_id}.csv", 200)
         traces += [_trace_id(req), _trace_id(run)]
     return ScenarioResult("async_job", traces[1], tuple(traces))
 
 
+#: The saga's steps and the service that runs each.
 _SAGA_STEPS = (
-    ("validate", "orders-service", "SELECT orders"),
-    ("reserve-inventory", "inventory-service", "UPDATE stock"),
-    ("charge-payment", "payments-service", "POST"),
-    ("ship", "shipping-service", "INSERT shipments"),
+    ("validate", "orders-service"),
+    ("reserve-inventory", "inventory-service"),
+    ("charge-payment", "payments-service"),
+    ("ship", "shipping-service"),
 )
 
 
 def _saga_step(
     tracers: Tracers,
     workflow_id: str,
-    number: int,
     step: str,
     service: str,
     start: int,
@@ -907,111 +742,63 @@ def _saga_step(
     *,
     error: str = "",
     compensates: str = "",
-) -> Span:
+) -> None:
     """One step in its own trace, linking every completed step before it."""
     links = [
-        _link(
-            span,
-            {
-                "link.type": "workflow_predecessor",
-                "workflow.id": workflow_id,
-                "workflow.previous_step": name,
-                "link.gap_ms": _ms(start - ended),
-            },
-        )
+        _link(span, {
+            "link.type": "workflow_predecessor",
+            "workflow.id": workflow_id,
+            "workflow.previous_step": name,
+            "link.gap_ms": _ms(start - ended),
+        })
         for name, span, ended in done
     ]
     attributes: dict[str, Any] = {
-        "workflow.id": workflow_id,
-        "workflow.name": "order-fulfilment",
-        "workflow.step": step,
-        "workflow.step_number": number,
+        "workflow.id": workflow_id, "workflow.name": "order-fulfilment",
+        "workflow.step": step, "workflow.step_number": len(done) + 1,
     }
     if compensates:
         attributes |= {"workflow.compensation": True, "workflow.compensates": compensates}
     tracer = tracers(service)
     end = start + 600 * MS
     span = _emit(
-        tracer,
-        f"workflow.step.{step}",
-        start,
-        end,
-        kind=SpanKind.CONSUMER,
-        links=links,
-        attributes=attributes,
-        error=error,
-        error_type="PaymentDeclined",
+        tracer, f"workflow.step.{step}", start, end, kind=SpanKind.CONSUMER, links=links,
+        attributes=attributes, error=error, error_type="PaymentDeclined",
     )
-    child = {
-        "validate": (
-            "SELECT orders",
-            _db("postgresql", "SELECT", "orders", "SELECT * FROM orders WHERE id = $1"),
-        ),
-        "reserve-inventory": (
-            "UPDATE stock",
-            _db("postgresql", "UPDATE", "stock", "UPDATE stock SET reserved = reserved + $1"),
-        ),
-        "release-inventory": (
-            "UPDATE stock",
-            _db("postgresql", "UPDATE", "stock", "UPDATE stock SET reserved = reserved - $1"),
-        ),
-        "charge-payment": (
-            "POST",
-            _http_client("POST", "https://api.psp.example/v1/charges", 402 if error else 200),
-        ),
-        "ship": (
-            "INSERT shipments",
-            _db("postgresql", "INSERT", "shipments", "INSERT INTO shipments (...) VALUES (...)"),
-        ),
-    }[step]
-    _emit(
-        tracer,
-        child[0],
-        start + 50 * MS,
-        end - 50 * MS,
-        kind=SpanKind.CLIENT,
-        parent=span,
-        attributes=child[1],
-        error=error,
-        error_type="HTTPError",
-    )
+    work_start, work_end = start + 50 * MS, end - 50 * MS
+    if step == "charge-payment":
+        _call(tracer, span, work_start, work_end, "POST", "https://api.psp.example/v1/charges",
+              402 if error else 200, error=error)
+    elif step == "ship":
+        _query(tracer, span, work_start, work_end, "postgresql", "INSERT", "shipments",
+               "INSERT INTO shipments (...) VALUES (...)")
+    elif step == "validate":
+        _query(tracer, span, work_start, work_end, "postgresql", "SELECT", "orders",
+               "SELECT * FROM orders WHERE id = $1")
+    else:
+        sign = "-" if compensates else "+"
+        _query(tracer, span, work_start, work_end, "postgresql", "UPDATE", "stock",
+               f"UPDATE stock SET reserved = reserved {sign} $1 WHERE sku = $2")
     done.append((step, span, end))
-    return span
 
 
 def saga(tracers: Tracers, at: int) -> ScenarioResult:
     """A 4-step order saga; a second saga fails at payment and compensates."""
     done: list[tuple[str, Span, int]] = []
     t = at
-    for number, (step, service, _) in enumerate(_SAGA_STEPS, start=1):
-        _saga_step(tracers, "saga-ord-48213", number, step, service, t, done)
+    for number, (step, service) in enumerate(_SAGA_STEPS, start=1):
+        _saga_step(tracers, "saga-ord-48213", step, service, t, done)
         t += 600 * MS + number * 1_500 * MS  # the gaps grow: queues between steps
     completed = tuple(_trace_id(span) for _, span, _ in done)
 
     failed: list[tuple[str, Span, int]] = []
     t = at + 5 * MIN
-    for number, (step, service, _) in enumerate(_SAGA_STEPS[:3], start=1):
-        _saga_step(
-            tracers,
-            "saga-ord-48290",
-            number,
-            step,
-            service,
-            t,
-            failed,
-            error="card declined" if step == "charge-payment" else "",
-        )
-        t += 600 * MS + 1_000 * MS
-    _saga_step(
-        tracers,
-        "saga-ord-48290",
-        4,
-        "release-inventory",
-        "inventory-service",
-        t,
-        failed,
-        compensates="reserve-inventory",
-    )
+    for step, service in _SAGA_STEPS[:3]:
+        declined = "card declined" if step == "charge-payment" else ""
+        _saga_step(tracers, "saga-ord-48290", step, service, t, failed, error=declined)
+        t += 1_600 * MS
+    _saga_step(tracers, "saga-ord-48290", "release-inventory", "inventory-service", t, failed,
+               compensates="reserve-inventory")
     compensated = tuple(_trace_id(span) for _, span, _ in failed)
     return ScenarioResult("saga", completed[-1], completed + compensated)
 
@@ -1019,82 +806,33 @@ def saga(tracers: Tracers, at: int) -> ScenarioResult:
 def event_sourcing(tracers: Tracers, at: int) -> ScenarioResult:
     """CreateOrder appends OrderCreated; two projections link the appended event."""
     orders = tracers("orders-service")
-    command = _emit(
-        orders,
-        "command.create_order",
-        at,
-        at + 75 * MS,
-        kind=SpanKind.SERVER,
-        attributes={
-            "command.type": "CreateOrder",
-            "order.id": "ord-48301",
-            **_http_server("POST", "/api/commands/create-order", 202),
-        },
-    )
+    event = {"event.type": "OrderCreated", "event.stream": "order-ord-48301",
+             "event.sequence": 1042}
+    command = _serve(orders, at, at + 75 * MS, "POST", "/api/commands/create-order", 202,
+                     attributes={"command.type": "CreateOrder", "order.id": "ord-48301"})
     append = _emit(
-        orders,
-        "eventstore.append",
-        at + 30 * MS,
-        at + 52 * MS,
-        kind=SpanKind.CLIENT,
+        orders, "eventstore.append", at + 30 * MS, at + 52 * MS, kind=SpanKind.CLIENT,
         parent=command,
-        attributes={
-            **_db(
-                "postgresql",
-                "INSERT",
-                "events",
-                "INSERT INTO events (stream, sequence, type, data) VALUES (...)",
-            ),
-            "event.type": "OrderCreated",
-            "event.stream": "order-ord-48301",
-            "event.sequence": 1042,
-        },
+        attributes={**event, **_db(
+            "postgresql", "INSERT", "events",
+            "INSERT INTO events (stream, sequence, type, data) VALUES (...)",
+        )},
     )
     traces = [_trace_id(command)]
-    for n, (service, name, table) in enumerate(
-        (
-            ("order-read-model", "projection.order_created", "order_summaries"),
-            ("customer-timeline", "projection.customer_timeline", "timeline_entries"),
-        )
-    ):
+    projections = (
+        ("order-read-model", "projection.order_created", "order_summaries"),
+        ("customer-timeline", "projection.customer_timeline", "timeline_entries"),
+    )
+    for n, (service, name, table) in enumerate(projections):
         tracer = tracers(service)
         start = at + 52 * MS + (90 + n * 260) * MS
         projection = _emit(
-            tracer,
-            name,
-            start,
-            start + 45 * MS,
-            kind=SpanKind.CONSUMER,
-            links=[
-                _link(
-                    append,
-                    {
-                        "link.type": "event_source",
-                        "event.type": "OrderCreated",
-                        "event.sequence": 1042,
-                    },
-                )
-            ],
-            attributes={
-                "event.type": "OrderCreated",
-                "event.sequence": 1042,
-                "event.stream": "order-ord-48301",
-            },
+            tracer, name, start, start + 45 * MS, kind=SpanKind.CONSUMER, attributes=event,
+            links=[_link(append, {"link.type": "event_source", "event.type": "OrderCreated",
+                                  "event.sequence": 1042})],
         )
-        _emit(
-            tracer,
-            f"INSERT {table}",
-            start + 10 * MS,
-            start + 38 * MS,
-            kind=SpanKind.CLIENT,
-            parent=projection,
-            attributes=_db(
-                "postgresql",
-                "INSERT",
-                table,
-                f"INSERT INTO {table} (...) VALUES (...) ON CONFLICT DO UPDATE",
-            ),
-        )
+        _query(tracer, projection, start + 10 * MS, start + 38 * MS, "postgresql", "INSERT",
+               table, f"INSERT INTO {table} (...) VALUES (...) ON CONFLICT DO UPDATE")
         traces.append(_trace_id(projection))
     return ScenarioResult("event_sourcing", traces[0], tuple(traces))
 
@@ -1102,81 +840,38 @@ def event_sourcing(tracers: Tracers, at: int) -> ScenarioResult:
 def search_fanout(tracers: Tracers, at: int) -> ScenarioResult:
     """Federated search: three source calls in parallel, a merge span links them."""
     search = tracers("search-api")
-    req = _emit(
-        search,
-        "GET /api/search",
-        at,
-        at + 410 * MS,
-        kind=SpanKind.SERVER,
-        attributes=_http_server("GET", "/api/search", 200, "/api/search?q=wireless+headphones"),
-    )
+    query = "wireless headphones"
+    req = _serve(search, at, at + 410 * MS, "GET", "/api/search", 200,
+                 path="/api/search?q=wireless+headphones")
     federated = _emit(
-        search,
-        "search.federated",
-        at + 5 * MS,
-        at + 400 * MS,
-        parent=req,
-        attributes={
-            "search.query": "wireless headphones",
-            "search.source_count": 3,
-            "search.total_results": 57,
-        },
+        search, "search.federated", at + 5 * MS, at + 400 * MS, parent=req,
+        attributes={"search.query": query, "search.source_count": 3, "search.total_results": 57},
     )
     sources = (
-        (
-            "elastic",
-            8,
-            240,
-            31,
-            {
-                **_http_client("POST", "http://es-products:9200/products/_search", 200),
-                "db.system.name": "elasticsearch",
-                "db.operation.name": "search",
-            },
-        ),
-        (
-            "postgres",
-            9,
-            310,
-            18,
-            _db(
-                "postgresql",
-                "SELECT",
-                "products",
-                "SELECT id, ts_rank(doc, q) FROM products, plainto_tsquery($1) q WHERE doc @@ q",
-            ),
-        ),
+        ("elastic", 8, 240, 31, {
+            **_http_client("POST", "http://es-products:9200/products/_search", 200),
+            "db.system.name": "elasticsearch", "db.operation.name": "search",
+        }),
+        ("postgres", 9, 310, 18, _db(
+            "postgresql", "SELECT", "products",
+            "SELECT id, ts_rank(doc, q) FROM products, plainto_tsquery($1) q WHERE doc @@ q",
+        )),
         ("redis", 9, 60, 12, _db("redis", "FT.SEARCH", "idx:products", "FT.SEARCH idx:products ?")),
     )
-    calls = []
-    for source, offset, duration, results, attributes in sources:
-        calls.append(
-            _emit(
-                search,
-                f"search.source.{source}",
-                at + offset * MS,
-                at + (offset + duration) * MS,
-                kind=SpanKind.CLIENT,
-                parent=federated,
-                attributes={
-                    "search.source": source,
-                    "search.query": "wireless headphones",
-                    "search.result_count": results,
-                    **attributes,
-                },
-            )
+    calls = [
+        _emit(
+            search, f"search.source.{source}", at + offset * MS, at + (offset + took) * MS,
+            kind=SpanKind.CLIENT, parent=federated,
+            attributes={"search.source": source, "search.query": query,
+                        "search.result_count": results, **attributes},
         )
-    merge_at = at + 322 * MS
+        for source, offset, took, results, attributes in sources
+    ]
+    merge_at = at + 322 * MS  # after the slowest source
     _emit(
-        search,
-        "search.merge",
-        merge_at,
-        merge_at + 70 * MS,
-        parent=federated,
-        links=[
-            _link(c, {"link.type": "fanout_source", "fanin.source_index": i})
-            for i, c in enumerate(calls)
-        ],
+        search, "search.merge", merge_at, merge_at + 70 * MS, parent=federated,
+        links=[_link(c, {"link.type": "fanout_source", "fanin.source_index": i})
+               for i, c in enumerate(calls)],
         attributes={"search.source_results": 3, "search.merged_count": 57},
     )
     trace_id = _trace_id(req)
@@ -1196,58 +891,27 @@ def awkward(tracers: Tracers, at: int) -> ScenarioResult:
     """
     audit = tracers("audit-consumer")
     dangling = _emit(
-        audit,
-        "process audit-log",
-        at,
-        at + 35 * MS,
-        kind=SpanKind.CONSUMER,
-        links=[
-            _link(
-                tracers.unsent_context(),
-                {
-                    "link.type": "async_trigger",
-                    "link.queue.name": "audit-log",
-                    "link.queue.delay_ms": 5_400,
-                },
-            )
-        ],
-        attributes=_messaging(
-            "kafka", "audit-log", "process", **{"messaging.consumer.group.name": "audit"}
-        ),
+        audit, "process audit-log", at, at + 35 * MS, kind=SpanKind.CONSUMER,
+        links=[_link(tracers.unsent_context(), {
+            "link.type": "async_trigger", "link.queue.name": "audit-log",
+            "link.queue.delay_ms": 5_400,
+        })],
+        attributes=_messaging("kafka", "audit-log", "process",
+                              **{"messaging.consumer.group.name": "audit"}),
     )
-    _emit(
-        audit,
-        "INSERT audit_entries",
-        at + 5 * MS,
-        at + 30 * MS,
-        kind=SpanKind.CLIENT,
-        parent=dangling,
-        attributes=_db(
-            "postgresql", "INSERT", "audit_entries", "INSERT INTO audit_entries (...) VALUES (...)"
-        ),
-    )
+    _query(audit, dangling, at + 5 * MS, at + 30 * MS, "postgresql", "INSERT", "audit_entries",
+           "INSERT INTO audit_entries (...) VALUES (...)")
 
     webhooks = tracers("partner-webhooks")
     t = at + 20 * MIN
     zero = SpanContext(trace_id=0, span_id=0, is_remote=True)
-    invalid = _emit(
-        webhooks,
-        "POST /webhooks/partner",
-        t,
-        t + 55 * MS,
-        kind=SpanKind.SERVER,
+    invalid = _serve(
+        webhooks, t, t + 55 * MS, "POST", "/webhooks/partner", 204,
         links=[
-            _link(
-                zero,
-                {
-                    "link.type": "async_trigger",
-                    "link.source": "partner traceparent",
-                    "link.invalid_reason": "all-zero trace id and span id",
-                },
-            ),
+            _link(zero, {"link.type": "async_trigger", "link.source": "partner traceparent",
+                         "link.invalid_reason": "all-zero trace id and span id"}),
             _link(zero),  # no attributes: the SDK drops it, as the spec allows
         ],
-        attributes=_http_server("POST", "/webhooks/partner", 204),
     )
 
     collector, rollup = tracers("clickstream-collector"), tracers("analytics-rollup")
@@ -1256,68 +920,34 @@ def awkward(tracers: Tracers, at: int) -> ScenarioResult:
     origins: list[str] = []
     for page in range(30):
         start = t + page * 37 * S
-        req = _emit(
-            collector,
-            "POST /collect",
-            start,
-            start + 18 * MS,
-            kind=SpanKind.SERVER,
-            attributes=_http_server("POST", "/collect", 204),
-        )
+        req = _serve(collector, start, start + 18 * MS, "POST", "/collect", 204)
         for n in range(5):
-            events.append(
-                _emit(
-                    collector,
-                    "publish clickstream",
-                    start + (2 + 3 * n) * MS,
-                    start + (4 + 3 * n) * MS,
-                    kind=SpanKind.PRODUCER,
-                    parent=req,
-                    attributes=_messaging(
-                        "kafka",
-                        "clickstream",
-                        "publish",
-                        **{"messaging.message.id": f"ev-{page}-{n}"},
-                    ),
-                )
-            )
+            events.append(_emit(
+                collector, "publish clickstream", start + (2 + 3 * n) * MS,
+                start + (4 + 3 * n) * MS, kind=SpanKind.PRODUCER, parent=req,
+                attributes=_messaging("kafka", "clickstream", "publish",
+                                      **{"messaging.message.id": f"ev-{page}-{n}"}),
+            ))
         origins.append(_trace_id(req))
     start = t + 30 * 37 * S + 15 * S
     total = len(events)
     rolled = _emit(
-        rollup,
-        "batch.process",
-        start,
-        start + 2_600 * MS,
-        kind=SpanKind.CONSUMER,
+        rollup, "batch.process", start, start + 2_600 * MS, kind=SpanKind.CONSUMER,
         links=[
-            _link(e, {"link.type": "batch_source", "link.batch.index": i, "link.batch.size": total})
+            _link(e, {"link.type": "batch_source", "link.batch.index": i,
+                      "link.batch.size": total})
             for i, e in enumerate(events)
         ],
         attributes={
-            **_messaging(
-                "kafka", "clickstream", "process", **{"messaging.batch.message_count": total}
-            ),
-            "batch.size": total,
-            "batch.total_sources": total,
-            "batch.link_limit": LINK_LIMIT,
-            "batch.links_truncated": total > LINK_LIMIT,
+            **_messaging("kafka", "clickstream", "process",
+                         **{"messaging.batch.message_count": total}),
+            "batch.size": total, "batch.total_sources": total,
+            "batch.link_limit": LINK_LIMIT, "batch.links_truncated": total > LINK_LIMIT,
         },
     )
-    _emit(
-        rollup,
-        "INSERT page_views_hourly",
-        start + 2_100 * MS,
-        start + 2_550 * MS,
-        kind=SpanKind.CLIENT,
-        parent=rolled,
-        attributes=_db(
-            "postgresql",
-            "INSERT",
-            "page_views_hourly",
-            "INSERT INTO page_views_hourly (...) VALUES (...) ON CONFLICT DO UPDATE",
-        ),
-    )
+    _query(rollup, rolled, start + 2_100 * MS, start + 2_550 * MS, "postgresql", "INSERT",
+           "page_views_hourly",
+           "INSERT INTO page_views_hourly (...) VALUES (...) ON CONFLICT DO UPDATE")
     return ScenarioResult(
         "awkward",
         _trace_id(rolled),
@@ -1328,81 +958,23 @@ def awkward(tracers: Tracers, at: int) -> ScenarioResult:
 def plain(tracers: Tracers, at: int) -> ScenarioResult:
     """Ordinary request traces without links; the checkout one fails on a deadlock."""
     api = tracers("checkout-api")
-    ok = _emit(
-        api,
-        "GET /api/orders/{order_id}",
-        at,
-        at + 38 * MS,
-        kind=SpanKind.SERVER,
-        attributes=_http_server("GET", "/api/orders/{order_id}", 200, "/api/orders/ord-48213"),
-    )
-    _emit(
-        api,
-        "GET",
-        at + 2 * MS,
-        at + 3 * MS,
-        kind=SpanKind.CLIENT,
-        parent=ok,
-        attributes=_db("redis", "GET", "", "GET order:ord-48213"),
-    )
-    _emit(
-        api,
-        "SELECT orders",
-        at + 4 * MS,
-        at + 15 * MS,
-        kind=SpanKind.CLIENT,
-        parent=ok,
-        attributes=_db("postgresql", "SELECT", "orders", "SELECT * FROM orders WHERE id = $1"),
-    )
-    _emit(
-        api,
-        "SELECT order_items",
-        at + 16 * MS,
-        at + 33 * MS,
-        kind=SpanKind.CLIENT,
-        parent=ok,
-        attributes=_db(
-            "postgresql", "SELECT", "order_items", "SELECT * FROM order_items WHERE order_id = $1"
-        ),
-    )
+    ok = _serve(api, at, at + 38 * MS, "GET", "/api/orders/{order_id}", 200,
+                path="/api/orders/ord-48213")
+    _query(api, ok, at + 2 * MS, at + 3 * MS, "redis", "GET", "", "GET order:ord-48213")
+    _query(api, ok, at + 4 * MS, at + 15 * MS, "postgresql", "SELECT", "orders",
+           "SELECT * FROM orders WHERE id = $1")
+    _query(api, ok, at + 16 * MS, at + 33 * MS, "postgresql", "SELECT", "order_items",
+           "SELECT * FROM order_items WHERE order_id = $1")
     t = at + 7 * MIN
-    failed = _emit(
-        api,
-        "POST /api/cart/checkout",
-        t,
-        t + 1_240 * MS,
-        kind=SpanKind.SERVER,
-        attributes=_http_server("POST", "/api/cart/checkout", 500),
-        error="deadlock detected",
-        error_type="psycopg.errors.DeadlockDetected",
-    )
-    _emit(
-        api,
-        "SELECT carts",
-        t + 3 * MS,
-        t + 12 * MS,
-        kind=SpanKind.CLIENT,
-        parent=failed,
-        attributes=_db("postgresql", "SELECT", "carts", "SELECT * FROM carts WHERE id = $1"),
-    )
-    _emit(
-        api,
-        "UPDATE inventory",
-        t + 15 * MS,
-        t + 1_225 * MS,
-        kind=SpanKind.CLIENT,
-        parent=failed,
-        attributes=_db(
-            "postgresql",
-            "UPDATE",
-            "inventory",
-            "UPDATE inventory SET quantity = quantity - $1 WHERE sku = $2",
-            **{"db.response.status_code": "40P01"},
-        ),
-        error="deadlock detected",
-        error_type="psycopg.errors.DeadlockDetected",
-    )
+    deadlock = {"error": "deadlock detected", "error_type": "psycopg.errors.DeadlockDetected"}
+    failed = _serve(api, t, t + 1_240 * MS, "POST", "/api/cart/checkout", 500, **deadlock)
+    _query(api, failed, t + 3 * MS, t + 12 * MS, "postgresql", "SELECT", "carts",
+           "SELECT * FROM carts WHERE id = $1")
+    _query(api, failed, t + 15 * MS, t + 1_225 * MS, "postgresql", "UPDATE", "inventory",
+           "UPDATE inventory SET quantity = quantity - $1 WHERE sku = $2",
+           **{"db.response.status_code": "40P01"}, **deadlock)
     return ScenarioResult("plain", _trace_id(failed), (_trace_id(ok), _trace_id(failed)))
+# fmt: on
 
 
 Scenario = Callable[[Tracers, int], ScenarioResult]
