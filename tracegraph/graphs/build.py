@@ -1,0 +1,428 @@
+"""Build one graph of spans from many traces: parent-child edges and link edges.
+
+The graph is a :class:`networkx.MultiDiGraph` whose nodes are spans keyed
+``(trace_id, span_id)``. Node attributes (fixed names, nothing else is stored
+so that 20,000 spans stay small, see DESIGN §9):
+
+``trace_id, span_id, name, service, kind, start, end, status, parent, ghost``
+
+``kind`` is the OTLP span kind (0-5), ``status`` the OTLP status code (0-2),
+``parent`` the parent span id as sent (``""`` for a root), ``start``/``end``
+integer nanoseconds. A link target that is not loaded is a *ghost* node
+(``ghost=True``, ``start``/``end`` ``None``) so that dangling links stay
+visible; so is the holder of an incoming link whose trace is not loaded.
+
+Edge attributes:
+
+- ``kind="child"``: parent -> child, same trace.
+- ``kind="link"``: cause -> effect, i.e. from the linked span to the span that
+  holds the link, with ``link_type``, ``index`` (position in the holder's
+  links), ``attributes`` (the link's own attribute dict, shared with the
+  record, not copied) and ``delay`` (``effect.start - cause.end`` in ns when
+  both are known, else ``None``; negative when they overlap).
+
+Bad input is repaired for display, never fatal, and reported in
+``G.graph["anomalies"]`` (see :class:`Anomalies`).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypedDict
+
+import networkx as nx
+
+from tracegraph.domain.records import (
+    UNKNOWN_LINK_TYPE,
+    LinkRecord,
+    SpanRecord,
+    StatusCode,
+    infer_link_type,
+)
+
+__all__ = [
+    "ANOMALY_NAMES",
+    "Anomalies",
+    "LinkRef",
+    "NodeKey",
+    "TruncatedRef",
+    "build_graph",
+    "child_edges",
+    "empty_anomalies",
+    "gc_paused",
+    "is_error",
+    "link_edges",
+    "split_edges",
+]
+
+#: A node of the graph: ``(trace_id, span_id)``.
+NodeKey = tuple[str, str]
+#: A link, named by its holder and its position among the holder's links.
+LinkRef = tuple[str, str, int]
+#: A span that lost links: ``(trace_id, span_id, dropped_links_count)``.
+TruncatedRef = tuple[str, str, int]
+
+#: The anomaly lists, in the order the UI shows them.
+ANOMALY_NAMES = (
+    "duplicate_spans",
+    "parent_cycles",
+    "orphans",
+    "clock_skew",
+    "invalid_links",
+    "dangling_links",
+    "truncated_links",
+)
+
+
+class Anomalies(TypedDict):
+    """What :func:`build_graph` repaired or found odd, as counts and lists.
+
+    ``counts`` has one entry per list (its length) plus ``dropped_links``, the
+    sum of ``dropped_links_count`` over the loaded spans.
+
+    - ``duplicate_spans``: keys seen more than once (the first span is kept).
+    - ``parent_cycles``: one span per parent cycle, cut from its parent and
+      kept as a root.
+    - ``orphans``: spans whose parent is not loaded, shown as roots.
+    - ``clock_skew``: children that start before their parent or end after it.
+    - ``invalid_links``: links with all-zero or malformed target ids (no edge).
+    - ``dangling_links``: links whose target is not loaded (edge to a ghost).
+    - ``truncated_links``: spans that lost links (``dropped_links_count > 0``
+      or a ``batch.links_truncated`` attribute on the span or one of its
+      links), as ``(trace_id, span_id, dropped_links_count)``.
+    """
+
+    counts: dict[str, int]
+    duplicate_spans: list[NodeKey]
+    parent_cycles: list[NodeKey]
+    orphans: list[NodeKey]
+    clock_skew: list[NodeKey]
+    invalid_links: list[LinkRef]
+    dangling_links: list[LinkRef]
+    truncated_links: list[TruncatedRef]
+
+
+def empty_anomalies() -> Anomalies:
+    """Return a fresh, empty :class:`Anomalies` dict.
+
+    >>> empty_anomalies()["counts"]["orphans"]
+    0
+    """
+    return {
+        "counts": {name: 0 for name in (*ANOMALY_NAMES, "dropped_links")},
+        "duplicate_spans": [],
+        "parent_cycles": [],
+        "orphans": [],
+        "clock_skew": [],
+        "invalid_links": [],
+        "dangling_links": [],
+        "truncated_links": [],
+    }
+
+
+def _ghost(trace_id: str, span_id: str) -> dict[str, Any]:
+    return {
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "name": "",
+        "service": "",
+        "kind": 0,
+        "start": None,
+        "end": None,
+        "status": 0,
+        "parent": "",
+        "ghost": True,
+    }
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"true", "1", "yes"}
+    return bool(value)
+
+
+def build_graph(
+    spans: Iterable[SpanRecord], *, links: Iterable[LinkRecord] | None = None
+) -> nx.MultiDiGraph:
+    """Return the combined span graph of ``spans`` and their links.
+
+    Parameters
+    ----------
+    spans : iterable of SpanRecord
+        The loaded spans, from any number of traces. Their own ``links`` become
+        link edges.
+    links : iterable of LinkRecord, optional
+        Extra links, typically incoming links from other traces read from the
+        store's reverse index. A link already held by a loaded span is not
+        added twice; one whose holder is not loaded gets a ghost holder.
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        Nodes ``(trace_id, span_id)``, edges ``kind="child"`` and
+        ``kind="link"`` (cause -> effect), ``G.graph["anomalies"]``.
+
+    Examples
+    --------
+    >>> from tracegraph.domain.records import LinkRecord, SpanRecord
+    >>> t1, t2 = "1" * 32, "2" * 32
+    >>> producer = SpanRecord(t1, "a" * 16, "order.publish", 0, 10)
+    >>> consumer = SpanRecord(
+    ...     t2, "b" * 16, "order.process", 30, 50,
+    ...     links=(LinkRecord(t2, "b" * 16, 0, t1, "a" * 16),),
+    ... )
+    >>> G = build_graph([producer, consumer])
+    >>> [(u[1][:1], v[1][:1], d["kind"], d["delay"]) for u, v, d in G.edges(data=True)]
+    [('a', 'b', 'link', 20)]
+    """
+    with gc_paused():
+        return _build(spans, links)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for a bulk graph job.
+
+    Building the graph of 20,000 spans allocates ~100,000 containers, which
+    would trigger dozens of collections over the records and graph already in
+    memory: half the time of the job. Nothing built here is cyclic garbage.
+
+    >>> import gc
+    >>> with gc_paused():
+    ...     gc.isenabled()
+    False
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _build(spans: Iterable[SpanRecord], links: Iterable[LinkRecord] | None) -> nx.MultiDiGraph:
+    G = nx.MultiDiGraph()
+    anomalies = empty_anomalies()
+    G.graph["anomalies"] = anomalies
+
+    # Dedupe span ids: the first span wins, later copies are only counted
+    # (jaeger-ui does the same; a re-sent span is usually identical).
+    loaded: dict[NodeKey, SpanRecord] = {}
+    trace_ids: dict[str, str] = {}  # one string object per trace id: memory
+    for span in spans:
+        key = (trace_ids.setdefault(span.trace_id, span.trace_id), span.span_id)
+        if key in loaded:
+            anomalies["duplicate_spans"].append(key)
+            continue
+        loaded[key] = span
+
+    # Bulk insert into networkx's own dicts, exactly what add_nodes_from and
+    # add_edges_from build, without their per-call overhead (3x faster at
+    # 20,000 spans). Only these three dicts are written; G's views read them.
+    node, succ, pred = G._node, G._succ, G._pred
+    for key, span in loaded.items():
+        node[key] = {
+            "trace_id": key[0],
+            "span_id": span.span_id,
+            "name": span.name,
+            "service": span.service,
+            "kind": int(span.kind),
+            "start": span.start,
+            "end": span.end,
+            "status": int(span.status_code),
+            "parent": span.parent_span_id,
+            "ghost": False,
+        }
+        succ[key] = {}
+        pred[key] = {}
+
+    # Parent edges. A parent pointer that is missing makes an orphan root; a
+    # pointer that closes a cycle is cut at one span, which becomes a root.
+    parent_of: dict[NodeKey, NodeKey] = {}
+    for key, span in loaded.items():
+        pid = span.parent_span_id
+        if not pid:
+            continue
+        pkey = (key[0], pid)
+        if pkey in loaded:
+            parent_of[key] = pkey
+        else:
+            anomalies["orphans"].append(key)
+    for cut in _cycle_cuts(parent_of, loaded):
+        del parent_of[cut]
+        anomalies["parent_cycles"].append(cut)
+
+    for key, pkey in parent_of.items():
+        keydict = {0: {"kind": "child"}}  # one child edge per pair: key 0
+        succ[pkey][key] = keydict
+        pred[key][pkey] = keydict
+        child, parent = loaded[key], loaded[pkey]
+        if child.start < parent.start or child.end > parent.end:
+            anomalies["clock_skew"].append(key)
+
+    # Link edges, cause -> effect.
+    seen_links: set[LinkRef] = set()
+    truncated: set[NodeKey] = set()
+    dropped = 0
+    for key, span in loaded.items():
+        if span.dropped_links_count > 0 or _truthy(
+            span.attributes.get("batch.links_truncated", False)
+        ):
+            truncated.add(key)
+            dropped += max(0, span.dropped_links_count)
+        for link in span.links:
+            _add_link(G, key, link, loaded, seen_links, truncated, anomalies)
+    for link in links or ():
+        holder = (trace_ids.get(link.trace_id, link.trace_id), link.span_id)
+        _add_link(G, holder, link, loaded, seen_links, truncated, anomalies)
+
+    anomalies["truncated_links"] = sorted(
+        (t, s, max(0, loaded[(t, s)].dropped_links_count) if (t, s) in loaded else 0)
+        for t, s in truncated
+    )
+    counts = anomalies["counts"]
+    for name in ANOMALY_NAMES:
+        counts[name] = len(anomalies[name])  # type: ignore[literal-required]
+    counts["dropped_links"] = dropped
+    return G
+
+
+def _add_link(
+    G: nx.MultiDiGraph,
+    holder: NodeKey,
+    link: LinkRecord,
+    loaded: dict[NodeKey, SpanRecord],
+    seen: set[LinkRef],
+    truncated: set[NodeKey],
+    anomalies: Anomalies,
+) -> None:
+    ref = (holder[0], holder[1], link.index)
+    if ref in seen:
+        return
+    seen.add(ref)
+    if link.invalid or not link.linked_trace_id or not link.linked_span_id:
+        anomalies["invalid_links"].append(ref)
+        return
+    if _truthy(link.attributes.get("batch.links_truncated", False)):
+        truncated.add(holder)
+    cause = (link.linked_trace_id, link.linked_span_id)
+    cause_span = loaded.get(cause)
+    effect_span = loaded.get(holder)
+    if cause_span is None:
+        anomalies["dangling_links"].append(ref)
+        if cause not in G:
+            G.add_node(cause, **_ghost(*cause))
+    if effect_span is None and holder not in G:
+        G.add_node(holder, **_ghost(*holder))
+    link_type = link.link_type
+    if link_type == UNKNOWN_LINK_TYPE:
+        # Records built by hand may carry ``link.type`` without the field set.
+        link_type = infer_link_type(link.attributes)
+    delay = None
+    if cause_span is not None and effect_span is not None:
+        delay = effect_span.start - cause_span.end
+    G.add_edge(
+        cause,
+        holder,
+        kind="link",
+        link_type=link_type,
+        index=link.index,
+        attributes=link.attributes,
+        delay=delay,
+    )
+
+
+def _cycle_cuts(
+    parent_of: dict[NodeKey, NodeKey], loaded: dict[NodeKey, SpanRecord]
+) -> list[NodeKey]:
+    """One span per cycle of parent pointers: the earliest-starting one.
+
+    Walk each chain once, colouring nodes by the walk that reached them; a
+    walk that meets its own colour has found a cycle.
+    """
+    state: dict[NodeKey, int] = {}
+    cuts: list[NodeKey] = []
+    for walk, start in enumerate(parent_of):
+        if start in state:
+            continue
+        path: list[NodeKey] = []
+        cur: NodeKey | None = start
+        while cur is not None and cur not in state:
+            state[cur] = walk
+            path.append(cur)
+            cur = parent_of.get(cur)
+        if cur is not None and state[cur] == walk:
+            cycle = path[path.index(cur) :]
+            cuts.append(min(cycle, key=lambda k: (loaded[k].start, k)))
+    return cuts
+
+
+def link_edges(G: nx.MultiDiGraph) -> list[tuple[NodeKey, NodeKey, int, dict[str, Any]]]:
+    """Return the link edges of ``G`` as ``(cause, effect, key, data)``.
+
+    >>> G = nx.MultiDiGraph()
+    >>> _ = G.add_edge("a", "b", kind="link")
+    >>> _ = G.add_edge("a", "c", kind="child")
+    >>> [(u, v) for u, v, _, _ in link_edges(G)]
+    [('a', 'b')]
+    """
+    # Plain dict iteration: G.edges(keys=True, data=True) is ~10x slower.
+    return [
+        (u, v, k, d)
+        for u, nbrs in G._succ.items()
+        for v, keydict in nbrs.items()
+        for k, d in keydict.items()
+        if d.get("kind") == "link"
+    ]
+
+
+def split_edges(
+    G: nx.MultiDiGraph,
+) -> tuple[list[tuple[NodeKey, NodeKey]], list[tuple[NodeKey, NodeKey, int, dict[str, Any]]]]:
+    """Return ``(child_edges(G), link_edges(G))`` in one pass over the edges.
+
+    >>> G = nx.MultiDiGraph()
+    >>> _ = G.add_edge("a", "b", kind="link")
+    >>> _ = G.add_edge("a", "c", kind="child")
+    >>> split_edges(G)
+    ([('a', 'c')], [('a', 'b', 0, {'kind': 'link'})])
+    """
+    children: list[tuple[NodeKey, NodeKey]] = []
+    links: list[tuple[NodeKey, NodeKey, int, dict[str, Any]]] = []
+    for u, nbrs in G._succ.items():
+        for v, keydict in nbrs.items():
+            for k, d in keydict.items():
+                kind = d.get("kind")
+                if kind == "child":
+                    children.append((u, v))
+                elif kind == "link":
+                    links.append((u, v, k, d))
+    return children, links
+
+
+def child_edges(G: nx.MultiDiGraph) -> list[tuple[NodeKey, NodeKey]]:
+    """Return the parent -> child edges of ``G``.
+
+    >>> G = nx.MultiDiGraph()
+    >>> _ = G.add_edge("p", "c", kind="child")
+    >>> child_edges(G)
+    [('p', 'c')]
+    """
+    return [
+        (u, v)
+        for u, nbrs in G._succ.items()
+        for v, keydict in nbrs.items()
+        if any(d.get("kind") == "child" for d in keydict.values())
+    ]
+
+
+def is_error(data: dict[str, Any]) -> bool:
+    """True if a node's ``status`` is OTLP ``ERROR``.
+
+    >>> is_error({"status": 2}), is_error({"status": 0})
+    (True, False)
+    """
+    return bool(data.get("status") == StatusCode.ERROR)
