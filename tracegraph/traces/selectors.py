@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+
+import orjson
 
 from tracegraph.domain import LinkRecord, SpanRecord, TraceRecord
 from tracegraph.traces.mapper import (
@@ -21,6 +23,7 @@ from tracegraph.traces.models import Span, SpanLink, Trace
 __all__ = [
     "StoreSource",
     "TraceFilter",
+    "link_statistics",
     "links_into",
     "span_get",
     "span_links",
@@ -140,3 +143,57 @@ def traces_present(*, trace_ids: Sequence[str]) -> list[TraceRecord]:
             for r in Trace.objects.filter(trace_id__in=chunk).values_list(*TRACE_COLUMNS)
         )
     return out
+
+
+def link_statistics(*, limit: int = 100_000) -> dict[str, Any]:
+    """Delay per link type and per consumer span name over the newest ``limit`` links.
+
+    Delay = holder start - target end when both spans are stored, else the
+    delay the link declares (``link.queue.delay_ms`` ...). Also counts dangling
+    links (target not stored), invalid links and spans whose links were
+    truncated (``dropped_links_count`` > 0).
+    """
+    from django.db import connection
+
+    from tracegraph.graphs.metrics import declared_delay, delay_stats
+
+    sql = (
+        "SELECT l.link_type, h.name, h.start_ns, t.end_ns, l.attributes, l.invalid, "
+        "t.span_id IS NULL "
+        "FROM traces_spanlink l "
+        "JOIN traces_span h ON h.trace_id = l.trace_id AND h.span_id = l.span_id "
+        "LEFT JOIN traces_span t ON t.trace_id = l.linked_trace_id "
+        "AND t.span_id = l.linked_span_id "
+        "ORDER BY l.id DESC LIMIT %s"
+    )
+    by_type: dict[str, list[int]] = defaultdict(list)
+    by_consumer: dict[str, list[int]] = defaultdict(list)
+    counts: dict[str, int] = defaultdict(int)
+    dangling = invalid = total = 0
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [limit])
+        for link_type, name, start, target_end, attributes, is_invalid, missing in cursor:
+            total += 1
+            counts[link_type] += 1
+            if is_invalid:
+                invalid += 1
+                continue
+            if missing:
+                dangling += 1
+            attrs = orjson.loads(attributes) if isinstance(attributes, (str, bytes)) else attributes
+            delay = start - target_end if target_end is not None else declared_delay(attrs or {})
+            if delay is None:
+                continue
+            by_type[link_type].append(delay)
+            by_consumer[name].append(delay)
+    truncated = Span.objects.filter(dropped_links_count__gt=0)
+    return {
+        "links": total,
+        "link_types": dict(sorted(counts.items())),
+        "dangling": dangling,
+        "invalid": invalid,
+        "truncated_spans": truncated.count(),
+        "dropped_links": sum(truncated.values_list("dropped_links_count", flat=True)),
+        "delay_by_link_type": {k: delay_stats(v) for k, v in sorted(by_type.items())},
+        "delay_by_consumer": {k: delay_stats(v) for k, v in sorted(by_consumer.items())},
+    }

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tracegraph.web import api, otlp, views
+from tracegraph.web import api, graph_api, otlp, views
 
 urlpatterns = [
     path("", views.search, name="search"),
@@ -9,5 +9,9 @@ urlpatterns = [
     path("v1/traces", otlp.receive_traces, name="otlp-traces"),
     path("api/traces", api.trace_list, name="api-traces"),
     path("api/traces/<str:trace_id>", api.trace_detail, name="api-trace"),
+    path("api/jobs/<str:job_id>", views.job_status, name="api-job"),
     path("api/spans/<str:trace_id>/<str:span_id>/links", api.span_links, name="api-span-links"),
+    path("api/graph/<str:trace_id>", graph_api.graph, name="api-graph"),
+    path("api/journey/<str:trace_id>/<str:span_id_>", graph_api.journey_view, name="api-journey"),
+    path("api/stats/links", graph_api.link_stats, name="api-link-stats"),
 ]

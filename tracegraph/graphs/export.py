@@ -1,0 +1,121 @@
+"""The graph as JSON for the API and the page, and as downloadable files.
+
+Node ids in every export are strings: ``"<trace_id>:<span_id>"`` for spans,
+the trace id for traces, the service name for services. Values that GraphML
+cannot hold (``None``, dicts, lists) are dropped or written as JSON text.
+
+>>> from tracegraph.domain import SpanRecord
+>>> G = build_graph([SpanRecord("a" * 32, "1" * 16, "GET /", 0, 10)])
+>>> span_id(("a" * 32, "1" * 16))
+'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:1111111111111111'
+>>> [n["name"] for n in span_nodes(G)]
+['GET /']
+>>> b"<graphml" in to_graphml(G)
+True
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Hashable
+from typing import Any
+
+import networkx as nx
+import orjson
+
+from tracegraph.graphs.build import NodeKey
+
+__all__ = [
+    "level_edges",
+    "level_nodes",
+    "span_edges",
+    "span_id",
+    "span_nodes",
+    "to_graphml",
+    "to_node_link",
+]
+
+
+def span_id(node: NodeKey) -> str:
+    """The string id of a span node."""
+    return f"{node[0]}:{node[1]}"
+
+
+def span_nodes(G: nx.MultiDiGraph) -> list[dict[str, Any]]:
+    """Span nodes as dicts with ``id`` and the fixed node attributes."""
+    return [
+        {
+            "id": span_id(n),
+            "trace_id": d["trace_id"],
+            "span_id": d["span_id"],
+            "parent": d.get("parent") or "",
+            "name": d.get("name", ""),
+            "service": d.get("service", ""),
+            "kind": d.get("kind", 0),
+            "start": d.get("start"),
+            "end": d.get("end"),
+            "status": d.get("status", 0),
+            "ghost": bool(d.get("ghost")),
+        }
+        for n, d in G.nodes(data=True)
+    ]
+
+
+def span_edges(G: nx.MultiDiGraph) -> list[dict[str, Any]]:
+    """Child and link edges (link: cause -> effect) with their attributes."""
+    out: list[dict[str, Any]] = []
+    for u, v, d in G.edges(data=True):
+        edge: dict[str, Any] = {"source": span_id(u), "target": span_id(v), "kind": d["kind"]}
+        if d["kind"] == "link":
+            edge["link_type"] = d.get("link_type", "link")
+            edge["attributes"] = d.get("attributes") or {}
+            edge["delay"] = d.get("delay")
+        out.append(edge)
+    return out
+
+
+def level_nodes(G: nx.DiGraph) -> list[dict[str, Any]]:
+    """Nodes of a trace- or service-level graph, ``id`` = the node key."""
+    return [{"id": str(n), **d} for n, d in G.nodes(data=True)]
+
+
+def level_edges(G: nx.DiGraph) -> list[dict[str, Any]]:
+    """Aggregated edges of a trace- or service-level graph."""
+    return [{"source": str(u), "target": str(v), **d} for u, v, d in G.edges(data=True)]
+
+
+def _scalar_graph(G: nx.Graph) -> nx.MultiDiGraph:
+    """A copy with string node ids and only GraphML-writable attribute values."""
+
+    def clean(data: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            if value is None:
+                continue
+            if isinstance(value, (dict, list, tuple)):
+                out[key] = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+            else:
+                out[key] = value
+        return out
+
+    def name(n: Hashable) -> str:
+        return span_id(n) if isinstance(n, tuple) else str(n)  # type: ignore[arg-type]
+
+    H = nx.MultiDiGraph()
+    H.add_nodes_from((name(n), clean(d)) for n, d in G.nodes(data=True))
+    H.add_edges_from((name(u), name(v), clean(d)) for u, v, d in G.edges(data=True))
+    return H
+
+
+def to_graphml(G: nx.Graph) -> bytes:
+    """GraphML of any level's graph (dict attributes as JSON text)."""
+    buffer = io.BytesIO()
+    nx.write_graphml(_scalar_graph(G), buffer)
+    return buffer.getvalue()
+
+
+def to_node_link(G: nx.Graph) -> dict[str, Any]:
+    """networkx node-link JSON of any level's graph."""
+    data: dict[str, Any] = nx.node_link_data(_scalar_graph(G), edges="edges")
+    data["graph"] = {}  # anomalies hold tuples; the API reports them separately
+    return data
