@@ -29,9 +29,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 _VAR = tempfile.mkdtemp(prefix="tracegraph-bench-")
-os.environ.update(
-    {"DJANGO_SETTINGS_MODULE": "tracegraph.settings", "TRACEGRAPH_VAR_DIR": _VAR, "DATABASE_URL": ""}
-)
+os.environ.update(DJANGO_SETTINGS_MODULE="tracegraph.settings", TRACEGRAPH_VAR_DIR=_VAR)
+os.environ.pop("DATABASE_URL", None)
 
 import django  # noqa: E402
 
@@ -83,8 +82,9 @@ def neighbourhood(rng: random.Random) -> list[SpanRecord]:
                 )  # fmt: skip
             parent = "" if s == 0 else sid(t, (s - 1) // 4)
             start = base + s * MS
+            end = start + rng.randint(1, 50) * MS
             spans.append(
-                SpanRecord(tid(t), sid(t, s), f"op-{s % 17}", start, start + rng.randint(1, 50) * MS,
+                SpanRecord(tid(t), sid(t, s), f"op-{s % 17}", start, end,
                            parent_span_id=parent, kind=5 if links else 1, service=f"svc-{t % 9}",
                            attributes={"n": s, "http.method": "GET"}, links=links)
             )  # fmt: skip

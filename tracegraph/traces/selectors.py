@@ -23,8 +23,8 @@ from tracegraph.traces.models import Span, SpanLink, Trace
 
 __all__ = [
     "StoreSource",
-    "graph_spans",
     "TraceFilter",
+    "graph_spans",
     "link_statistics",
     "links_into",
     "span_get",
