@@ -5,6 +5,7 @@ the trace id for traces, the service name for services. Values that GraphML
 cannot hold (``None``, dicts, lists) are dropped or written as JSON text.
 
 >>> from tracegraph.domain import SpanRecord
+>>> from tracegraph.graphs.build import build_graph
 >>> G = build_graph([SpanRecord("a" * 32, "1" * 16, "GET /", 0, 10)])
 >>> span_id(("a" * 32, "1" * 16))
 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:1111111111111111'
