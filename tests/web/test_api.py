@@ -74,7 +74,7 @@ def test_64_bit_and_upper_case_ids_are_normalised(client, linked):
 @pytest.mark.parametrize(
     ("url", "status", "needle"),
     [
-        (f"/api/traces/{tid(42)}", 404, "not stored"),
+        (f"/api/traces/{tid(42)}", 404, "not found"),
         ("/api/traces/not-hex", 400, "trace_id"),
         (f"/api/traces/{'0' * 32}", 400, "trace_id"),
         (f"/api/spans/{tid(1)}/{sid(77)}/links", 404, "not stored"),

@@ -27,7 +27,8 @@ class LocalBackend:
         return cls()
 
     def spans_of(self, trace_ids: Sequence[str]) -> list[SpanRecord]:
-        return selectors.trace_spans(trace_ids=trace_ids)
+        # The graph keeps no span attributes or events: read only its fields.
+        return selectors.graph_spans(trace_ids=trace_ids)
 
     def links_into(self, trace_ids: Sequence[str]) -> list[LinkRecord]:
         return selectors.links_into(trace_ids=trace_ids)

@@ -18,7 +18,7 @@ from tracegraph.graphs.expand import Neighbourhood, TraceSource, expand
 from tracegraph.graphs.levels import service_level, trace_level
 from tracegraph.graphs.metrics import link_type_counts
 from tracegraph.patterns import Finding, detect_patterns
-from tracegraph.traces.selectors import StoreSource
+from tracegraph.backends import get_backend
 
 __all__ = ["GraphParams", "GraphView", "graph_source", "trace_graph"]
 
@@ -27,8 +27,8 @@ Level = Literal["span", "trace", "service"]
 
 
 def graph_source() -> TraceSource:
-    """Where graphs read traces from: the configured backend."""
-    return StoreSource()
+    """Where graphs read traces from: the configured backend (DESIGN §7)."""
+    return get_backend()
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from tracegraph.backends import get_backend, summarise_traces
 from tracegraph.domain import LinkRecord
 from tracegraph.traces import selectors
 from tracegraph.web.errors import ApiError, api
@@ -18,25 +19,36 @@ __all__ = ["span_links", "trace_detail", "trace_list"]
 
 @api
 def trace_list(request: HttpRequest) -> dict[str, Any]:
-    filters = selectors.TraceFilter(
+    backend = get_backend()
+    traces = backend.search(
         service=request.GET.get("service", "").strip(),
         name=request.GET.get("name", "").strip(),
         limit=int_param(request.GET, "limit", default=50, low=1, high=1000),
     )
-    return {"traces": [trace_dict(t) for t in selectors.trace_list(filters=filters)]}
+    return {
+        "backend": backend.name,
+        "incoming_known": backend.incoming_known,
+        "traces": [trace_dict(t) for t in traces],
+    }
 
 
 @api
 def trace_detail(request: HttpRequest, trace_id: str) -> dict[str, Any]:
     trace_id = trace_id_param(trace_id)
-    summary = selectors.trace_get(trace_id=trace_id)
-    if summary is None:
-        raise ApiError(404, f"trace {trace_id} is not stored")
-    spans = selectors.trace_spans(trace_ids=[trace_id])
+    backend = get_backend()
+    spans = backend.get_trace(trace_id)  # TraceNotFound -> 404
     incoming: dict[str, list[LinkRecord]] = defaultdict(list)
-    for link in selectors.links_into(trace_ids=[trace_id]):
+    for link in backend.links_into([trace_id]):
         incoming[link.linked_span_id].append(link)
+    summary = selectors.trace_get(trace_id=trace_id) if backend.name == "local" else None
+    if summary is None:
+        (summary,) = summarise_traces(
+            spans, links_in={trace_id: sum(len(v) for v in incoming.values())}
+        )
     return {
+        "backend": backend.name,
+        # Jaeger cannot list incoming links: an empty list would be a lie.
+        "incoming_known": backend.incoming_known,
         "trace": trace_dict(summary),
         "spans": [span_dict(s, incoming.get(s.span_id)) for s in spans],
     }

@@ -9,6 +9,8 @@ from typing import Any
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from tracegraph.backends import BackendError, BackendUnavailable, TraceNotFound
+
 __all__ = ["ApiError", "api"]
 
 
@@ -40,6 +42,12 @@ def api(view: Callable[..., Any]) -> Callable[..., HttpResponse]:
             result = view(request, *args, **kwargs)
         except ApiError as exc:
             return error_response(exc.status, exc.message, exc.headers)
+        except TraceNotFound as exc:
+            return error_response(404, str(exc))
+        except BackendUnavailable as exc:
+            return error_response(503, str(exc), {"Retry-After": "10"})
+        except BackendError as exc:
+            return error_response(502, str(exc))
         except DatabaseError:
             return error_response(
                 503, "the trace store is unavailable; retry shortly", {"Retry-After": "5"}
