@@ -13,12 +13,12 @@ from typing import Any, Literal
 
 import networkx as nx
 
+from tracegraph.backends import get_backend
 from tracegraph.graphs.build import NodeKey
 from tracegraph.graphs.expand import Neighbourhood, TraceSource, expand
 from tracegraph.graphs.levels import service_level, trace_level
 from tracegraph.graphs.metrics import link_type_counts
 from tracegraph.patterns import Finding, detect_patterns
-from tracegraph.backends import get_backend
 
 __all__ = ["GraphParams", "GraphView", "graph_source", "trace_graph"]
 
