@@ -7,7 +7,7 @@ PORT ?= 8000
 PG_URL ?= postgresql://127.0.0.1:5432/test
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run serve install test test-sqlite test-postgres lint format bench demo worker clean
+.PHONY: run serve install test test-sqlite test-postgres lint format bench demo worker beat clean
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -44,6 +44,13 @@ format: install
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/graph.py
+
+## make worker / make beat: background work; both need REDIS_URL (without it tasks run inline)
+worker: install
+	$(BIN)/celery -A tracegraph worker -l info
+
+beat: install
+	$(BIN)/celery -A tracegraph beat -l info
 
 clean:
 	rm -rf $(VENV) var

@@ -145,25 +145,50 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = envstr("REDIS_URL")
+# Starts every Redis name tracegraph uses: cache keys, queues (<prefix>.ingest,
+# <prefix>.imports, <prefix>.maintenance), queued bodies. Two installations
+# can share one Redis database with two prefixes.
+TRACEGRAPH_REDIS_PREFIX = envstr("TRACEGRAPH_REDIS_PREFIX", "tracegraph")
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "tracegraph",
+            "KEY_PREFIX": TRACEGRAPH_REDIS_PREFIX,
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # Celery: with no REDIS_URL, tasks run inline in the calling process.
+# Queues, routes and the beat schedule are in tracegraph/celery.py.
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
 CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
 CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_IGNORE_RESULT = True  # no caller reads a result: progress lives in jobs.py
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True  # redelivered, not run twice
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # A message taken by a worker that dies (SIGKILL, OOM, lost host) goes
+    # back to its queue this many seconds after delivery. Must exceed the
+    # longest task, or a slow task is run twice (harmless: tasks are
+    # idempotent, but wasted work).
+    "visibility_timeout": envint("TRACEGRAPH_BROKER_VISIBILITY_TIMEOUT", 3600),
+    "socket_connect_timeout": 2,
+}
+# A web request must not hang on a broker that is down: fail fast, answer 503.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -184,7 +209,21 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 8 * 1024 * 1024
 TRACEGRAPH_INGEST_TOKEN = envstr("TRACEGRAPH_INGEST_TOKEN")
 TRACEGRAPH_MAX_BODY_BYTES = envint("TRACEGRAPH_MAX_BODY_BYTES", 64 * 1024 * 1024)
 TRACEGRAPH_BACKEND = envstr("TRACEGRAPH_BACKEND", "local")
+# Remote backends (README: "Where traces come from").
+TRACEGRAPH_JAEGER_URL = envstr("TRACEGRAPH_JAEGER_URL")
+TRACEGRAPH_TEMPO_URL = envstr("TRACEGRAPH_TEMPO_URL")
+TRACEGRAPH_BACKEND_AUTH_HEADER = envstr("TRACEGRAPH_BACKEND_AUTH_HEADER")
+TRACEGRAPH_BACKEND_TIMEOUT = envint("TRACEGRAPH_BACKEND_TIMEOUT", 10)
+TRACEGRAPH_OTLP_FILE = envstr("TRACEGRAPH_OTLP_FILE")
 TRACEGRAPH_RETENTION_DAYS = envint("TRACEGRAPH_RETENTION_DAYS", 0)
+# Background work (tracegraph/celery.py, tracegraph/traces/tasks.py).
+# With TRACEGRAPH_INGEST_ASYNC and a REDIS_URL, /v1/traces validates the body,
+# queues it and answers at once; a worker stores it.
+TRACEGRAPH_INGEST_ASYNC = envbool("TRACEGRAPH_INGEST_ASYNC", False)
+# Queued ingest batches above which the receiver answers 503 + Retry-After.
+TRACEGRAPH_INGEST_QUEUE_LIMIT = envint("TRACEGRAPH_INGEST_QUEUE_LIMIT", 1000)
+# Uploaded files wait here for the import task: web and workers share it.
+TRACEGRAPH_UPLOAD_DIR = VAR_DIR / "uploads"
 
 LOGGING = {
     "version": 1,

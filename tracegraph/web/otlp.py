@@ -5,6 +5,11 @@ plain, with a Content-Length or chunked (the Java exporter streams gzip
 bodies chunked; gunicorn passes those through, Django's ``request.body``
 would read them as empty). Answers in the request's content type, with
 ``partialSuccess`` when some spans were rejected.
+
+With ``TRACEGRAPH_INGEST_ASYNC=1`` and a ``REDIS_URL`` the body is still
+read and parsed here (bad bodies get their 400 at once), then queued for
+the ``traces.ingest_batch`` task; a full queue or an unreachable Redis is a
+503 with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -19,15 +24,19 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
+from kombu.exceptions import OperationalError as KombuOperationalError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceResponse,
 )
 
 from tracegraph.domain import ParseResult
+from tracegraph.ingest._common import gc_paused
 from tracegraph.ingest.errors import ParseError
 from tracegraph.ingest.otlp_json import parse_otlp_json
 from tracegraph.ingest.otlp_proto import parse_otlp_protobuf
+from tracegraph.traces.jobs import QueueFull, QueueUnavailable, ingest_body_stash
 from tracegraph.traces.services import trace_batch_ingest
+from tracegraph.traces.tasks import ingest_batch
 
 __all__ = ["receive_traces"]
 
@@ -151,6 +160,7 @@ def _media_type(request: HttpRequest) -> str:
     return (request.META.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
 
 
+@gc_paused  # decoding a body allocates tens of thousands of objects that all stay alive
 def _parse(body: bytes, content_type: str) -> ParseResult:
     try:
         if content_type == PROTOBUF:
@@ -190,6 +200,22 @@ def _authorised(request: HttpRequest) -> bool:
     return scheme.lower() == "bearer" and hmac.compare_digest(value.strip(), token)
 
 
+def _enqueue(body: bytes, content_type: str) -> None:
+    """Async mode: leave the validated body in Redis and queue its ingest task.
+
+    No ``transaction.on_commit`` here: nothing was written to the database
+    for the task to read.
+    """
+    try:
+        key = ingest_body_stash(body=body, content_type=content_type)
+        ingest_batch.delay(key, content_type)
+    except QueueFull as exc:
+        raise Rejected(503, str(exc), {"Retry-After": "10"}) from None
+    except (QueueUnavailable, KombuOperationalError) as exc:
+        log.error("queueing a batch failed: %s", exc)
+        raise Rejected(503, f"{exc}; retry later", {"Retry-After": "5"}) from None
+
+
 @csrf_exempt
 def receive_traces(request: HttpRequest) -> HttpResponse:
     content_type = _media_type(request)
@@ -208,13 +234,17 @@ def receive_traces(request: HttpRequest) -> HttpResponse:
         encoding = (request.META.get("HTTP_CONTENT_ENCODING") or "").strip().lower()
         body = _decode(_read_raw(request, limit), encoding, limit)
         result = _parse(body, content_type)
-        try:
-            trace_batch_ingest(spans=result.spans)
-        except DatabaseError:
-            log.exception("storing %d spans failed", len(result.spans))
-            raise Rejected(
-                503, "the trace store is unavailable; retry later", {"Retry-After": "5"}
-            ) from None
+        if settings.TRACEGRAPH_INGEST_ASYNC and settings.REDIS_URL:
+            if result.spans:
+                _enqueue(body, content_type)
+        else:
+            try:
+                trace_batch_ingest(spans=result.spans)
+            except DatabaseError:
+                log.exception("storing %d spans failed", len(result.spans))
+                raise Rejected(
+                    503, "the trace store is unavailable; retry later", {"Retry-After": "5"}
+                ) from None
     except BodyTooLarge:
         return _error(
             413,
