@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -48,8 +47,6 @@ from tracegraph.traces.demo import (
     LINK_LIMIT,
     DemoSummary,
     demo_loaded,
-    demo_send,
-    embedded_receiver,
 )
 from tracegraph.traces.models import Span, SpanLink, Trace
 
@@ -57,18 +54,6 @@ pytestmark = pytest.mark.django_db
 
 MS = 1_000_000
 H = 3_600 * 1_000 * MS
-
-
-@pytest.fixture(scope="module")
-def demo(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[DemoSummary]:
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
-        with embedded_receiver() as url:
-            summary = demo_send(endpoint=url, now_ns=time.time_ns())
-        yield summary
-        # Committed by the receiver's threads, outside any test transaction.
-        SpanLink.objects.all().delete()
-        Span.objects.all().delete()
-        Trace.objects.all().delete()
 
 
 def _spans(service: str, name: str) -> list[SpanRecord]:

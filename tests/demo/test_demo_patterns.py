@@ -8,28 +8,14 @@ topologies are drawn in ``test_demo.py``.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-
 import pytest
 
 from tracegraph.patterns import Finding
-from tracegraph.traces.demo import DemoSummary, demo_send, embedded_receiver
+from tracegraph.traces.demo import DemoSummary
 from tracegraph.traces.graph_service import GraphParams, trace_graph
-from tracegraph.traces.models import Span, SpanLink, Trace
+from tracegraph.traces.models import Span
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(scope="module")
-def demo(django_db_setup: None, django_db_blocker: pytest.FixtureRequest) -> Iterator[DemoSummary]:
-    with django_db_blocker.unblock():  # type: ignore[attr-defined]
-        with embedded_receiver() as url:
-            summary = demo_send(endpoint=url, now_ns=time.time_ns())
-        yield summary
-        SpanLink.objects.all().delete()
-        Span.objects.all().delete()
-        Trace.objects.all().delete()
 
 
 def findings(demo: DemoSummary, scenario: str) -> list[Finding]:
