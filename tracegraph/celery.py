@@ -5,12 +5,18 @@ The queues, the routes and the beat schedule are defined here and only here
 ``make beat``. Without ``REDIS_URL`` tasks run inline (eager) in the calling
 process, so the embedded default needs neither Redis nor a worker.
 
-Three queues, so that one kind of work never waits behind another:
+Five queues, so that one kind of work never waits behind another:
 
 - ``<prefix>.ingest``: batches from the OTLP receiver in async mode. Its
   length is the receiver's back-pressure signal, so nothing else goes there.
 - ``<prefix>.imports``: uploads and large imports (long tasks).
 - ``<prefix>.maintenance``: the daily retention purge.
+- ``<prefix>.fetch``: one trace from a remote backend into the cache
+  (``backends.fetch_trace``), while a graph request waits for it: short
+  tasks that must never queue behind an import.
+- ``<prefix>.graphs``: fetching a whole neighbourhood in the background with
+  a progress bar (``traces.graph_prefetch``); a long one waits here, not in
+  front of the fetches a page is blocked on.
 
 ``<prefix>`` is ``TRACEGRAPH_REDIS_PREFIX`` (default ``tracegraph``).
 """
@@ -31,12 +37,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tracegraph.settings")
 app = Celery("tracegraph", include=["tracegraph.traces.tasks"])
 app.config_from_object("django.conf:settings", namespace="CELERY")
 
-QUEUE_KINDS = ("ingest", "imports", "maintenance")
+QUEUE_KINDS = ("ingest", "imports", "maintenance", "fetch", "graphs")
 # task name -> queue kind
 ROUTES = {
     "traces.ingest_batch": "ingest",
     "traces.import_file": "imports",
     "traces.purge_expired": "maintenance",
+    "backends.fetch_trace": "fetch",
+    "traces.graph_prefetch": "graphs",
 }
 
 

@@ -224,6 +224,12 @@ TRACEGRAPH_INGEST_ASYNC = envbool("TRACEGRAPH_INGEST_ASYNC", False)
 TRACEGRAPH_INGEST_QUEUE_LIMIT = envint("TRACEGRAPH_INGEST_QUEUE_LIMIT", 1000)
 # Uploaded files wait here for the import task: web and workers share it.
 TRACEGRAPH_UPLOAD_DIR = VAR_DIR / "uploads"
+# Seconds a trace fetched from a remote backend (jaeger, tempo) stays in the
+# cache, so clicking back and forth in a graph asks the backend nothing.
+TRACEGRAPH_TRACE_CACHE_TTL = envint("TRACEGRAPH_TRACE_CACHE_TTL", 300)
+# Results are read by the waiting web request at once (backends.fetch_trace)
+# and then forgotten; this only bounds the ones nobody waited for.
+CELERY_RESULT_EXPIRES = 600
 
 LOGGING = {
     "version": 1,

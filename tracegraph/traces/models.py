@@ -6,7 +6,15 @@ speed); the ORM models here define the schema and serve reads.
 
 from __future__ import annotations
 
+import secrets
+import zlib
+from typing import Any
+
+import orjson
 from django.db import models
+
+# No 0/o, 1/l/i: a slug read aloud or copied by hand survives.
+SLUG_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
 
 
 class Span(models.Model):
@@ -96,3 +104,37 @@ class Trace(models.Model):
             models.Index(fields=["-start_ns"], name="trace_recent"),
             models.Index(fields=["root_service", "-start_ns"], name="trace_service_recent"),
         ]
+
+
+class Share(models.Model):
+    """A snapshot of one graph view, answered at ``/s/<id>`` long after its traces are gone.
+
+    Not tied to any trace row: retention purges traces, a remote backend
+    drops them, the share stays. ``payload`` is the ``/api/graph`` answer as
+    it was, orjson-encoded (as the API sends it; keys may be numbers) and
+    zlib-compressed (a 20,000-span graph is megabytes of repetitive JSON).
+    """
+
+    id = models.CharField(primary_key=True, max_length=16)
+    trace_id = models.CharField(max_length=32)
+    params = models.JSONField(default=dict, help_text="the graph page's query parameters")
+    payload = models.BinaryField(help_text="zlib(orjson(graph payload))")
+    backend = models.CharField(max_length=32, blank=True, default="")
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"share {self.id} of {self.trace_id}"
+
+    @staticmethod
+    def new_id() -> str:
+        """A short random slug: 10 characters of a 31-character alphabet (about 50 bits)."""
+        return "".join(secrets.choice(SLUG_ALPHABET) for _ in range(10))
+
+    @staticmethod
+    def encode(payload: dict[str, Any]) -> bytes:
+        return zlib.compress(orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS), 6)
+
+    def graph(self) -> dict[str, Any]:
+        """The stored graph payload."""
+        data: dict[str, Any] = orjson.loads(zlib.decompress(bytes(self.payload)))
+        return data

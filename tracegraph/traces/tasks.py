@@ -30,11 +30,12 @@ from tracegraph.domain import ParseResult
 from tracegraph.ingest.errors import ParseError
 from tracegraph.ingest.otlp_json import parse_otlp_json
 from tracegraph.ingest.otlp_proto import parse_otlp_protobuf
+from tracegraph.traces import remote
 from tracegraph.traces.imports import ImportSummary, trace_body_import
 from tracegraph.traces.jobs import ingest_body_drop, ingest_body_get, job_get, job_update
 from tracegraph.traces.services import trace_batch_ingest, traces_purge
 
-__all__ = ["import_file", "ingest_batch", "purge_expired"]
+__all__ = ["fetch_trace", "graph_prefetch", "import_file", "ingest_batch", "purge_expired"]
 
 log = logging.getLogger(__name__)
 
@@ -186,3 +187,46 @@ def purge_expired() -> int:
     purged = traces_purge(older_than_ns=cutoff)
     log.info("purged %d traces older than %d days", purged, days)
     return purged
+
+
+# A graph request waits for these, so the result is read (ignore_result=False)
+# and not retried (a retry would outlast the wait). Acknowledged on receipt:
+# redelivered after the visibility timeout, the page would be long gone.
+@app.task(name="backends.fetch_trace", ignore_result=False, acks_late=False)
+def fetch_trace(backend_name: str, trace_id: str) -> remote.FetchOutcome:
+    """Fetch one trace from the remote backend ``backend_name`` into the cache.
+
+    The spans go to the cache, not into the result: the result is the small
+    :class:`~tracegraph.traces.remote.FetchOutcome` (ok, missing, or failed
+    with the backend's message) that the waiting request reads.
+    """
+    return remote.trace_fetch_by_name(backend_name=backend_name, trace_id=trace_id)
+
+
+@app.task(name="traces.graph_prefetch", **_ENTRY)
+def graph_prefetch(
+    job_id: str,
+    trace_id: str,
+    depth: int,
+    direction: str,
+    max_traces: int,
+    max_spans: int,
+) -> None:
+    """Fetch a graph's neighbourhood into the cache for job ``job_id``, with progress.
+
+    Idempotent: it only fills the cache; a job already finished is left alone.
+    """
+    if remote.graph_prefetch_done(job_id):
+        return
+    try:
+        remote.graph_prefetch(
+            job_id=job_id,
+            trace_id=trace_id,
+            depth=depth,
+            direction=direction,  # type: ignore[arg-type]
+            max_traces=max_traces,
+            max_spans=max_spans,
+        )
+    except Exception as exc:
+        job_update(job_id=job_id, state="failed", message=f"fetching the graph failed: {exc}")
+        raise

@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 from django.http import HttpRequest, HttpResponse
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from tracegraph.domain import LINK_TYPES
 from tracegraph.graphs.export import (
@@ -20,7 +21,12 @@ from tracegraph.graphs.export import (
 from tracegraph.graphs.journey import journey
 from tracegraph.patterns import Finding
 from tracegraph.traces import selectors
-from tracegraph.traces.graph_service import GraphParams, GraphView, trace_graph
+from tracegraph.traces.graph_service import (
+    GraphParams,
+    GraphView,
+    graph_prefetch_start,
+    trace_graph,
+)
 from tracegraph.web.errors import ApiError, api
 from tracegraph.web.params import choice_param, int_param, span_id_param, trace_id_param
 
@@ -59,7 +65,13 @@ def _finding(f: Finding) -> dict[str, Any]:
 
 
 def graph_payload(view: GraphView, params: GraphParams) -> dict[str, Any]:
-    """``{nodes, edges, patterns, truncated, stats}`` plus where the expansion was cut."""
+    """``{nodes, edges, patterns, truncated, stats}`` plus where the expansion was cut.
+
+    ``banner`` is one line for the page when traces could not be fetched from
+    a remote backend ("" otherwise); ``stats.unavailable`` maps each of them
+    to the reason, ``stats.incoming_known``/``stats.incoming_message`` say
+    whether forward links could be looked up.
+    """
     if params.level == "span":
         nodes, edges = span_nodes(view.graph), span_edges(view.graph)  # type: ignore[arg-type]
     else:
@@ -75,13 +87,16 @@ def graph_payload(view: GraphView, params: GraphParams) -> dict[str, Any]:
         "frontier": hood.frontier,
         "traces": [{"trace_id": t, "depth": d} for t, d in hood.traces],
         "missing": hood.missing,
+        "banner": view.stats.get("banner", ""),
         "stats": {**view.stats, "elapsed_ms": round(view.elapsed_ms, 1)},
     }
 
 
-def _json(data: Any, **headers: str) -> HttpResponse:
+def _json(data: Any, *, status: int = 200, **headers: str) -> HttpResponse:
     response = HttpResponse(
-        orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS), content_type="application/json"
+        orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS),
+        content_type="application/json",
+        status=status,
     )
     for key, value in headers.items():
         response[key.replace("_", "-")] = value
@@ -93,6 +108,17 @@ def graph(request: HttpRequest, trace_id: str) -> HttpResponse:
     trace_id = trace_id_param(trace_id)
     params = graph_params(request.GET)
     fmt = choice_param(request.GET, "format", choices=("api", "json", "graphml"), default="api")
+    if choice_param(request.GET, "prefetch", choices=("0", "1"), default="0") == "1":
+        # A remote neighbourhood not in the cache yet: 202 and a job to poll at
+        # /api/jobs/<id>, then ask again without prefetch. Otherwise the graph.
+        try:
+            job = graph_prefetch_start(trace_id=trace_id, params=params)
+        except KombuOperationalError as exc:
+            raise ApiError(
+                503, f"the job queue (Redis) is unreachable: {exc}", headers={"Retry-After": "5"}
+            ) from None
+        if job is not None:
+            return _json({"job": job}, status=202)
     view = trace_graph(trace_id=trace_id, params=params)
     if view is None:
         raise ApiError(404, f"trace {trace_id} is not stored")
