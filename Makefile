@@ -44,6 +44,7 @@ format: install
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/graph.py
+	$(BIN)/python bench/render.py
 
 ## make worker / make beat: background work; both need REDIS_URL (without it tasks run inline)
 worker: install

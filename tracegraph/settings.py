@@ -200,6 +200,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)  # WhiteNoise warns when it is missing
 WHITENOISE_USE_FINDERS = True  # serve from static/ without collectstatic
+# WhiteNoise indexes files (and their sizes) at start; re-index on change in
+# debug, or an edited file is served truncated by a running server.
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # An OTLP body can be large; the receiver enforces its own limit after gunzip.
 DATA_UPLOAD_MAX_MEMORY_SIZE = None

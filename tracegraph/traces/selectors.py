@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -9,6 +10,8 @@ from typing import Any, Literal
 
 import orjson
 from django.db import connection
+from django.db.models import Q
+from django.db.models.fields.json import KeyTransform
 
 from tracegraph.domain import LinkRecord, SpanRecord, TraceRecord
 from tracegraph.traces.mapper import (
@@ -27,6 +30,7 @@ __all__ = [
     "graph_spans",
     "link_statistics",
     "links_into",
+    "service_names",
     "span_get",
     "span_links",
     "trace_get",
@@ -45,20 +49,92 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
 
 @dataclass(frozen=True, slots=True)
 class TraceFilter:
+    """What search asks for; every field optional, combined with AND.
+
+    ``service`` and ``name`` match any span of the trace (``name``: contains,
+    case-insensitive); ``since`` is a start time in ns; ``min_duration`` ns;
+    ``link_type`` a link of that type held by or pointing into the trace;
+    ``attribute`` a ``(key, value)`` on any span (span or resource attributes;
+    the value also matches as a number or a boolean when it reads as one).
+    """
+
     service: str = ""
     name: str = ""
+    since: int | None = None
+    min_duration: int | None = None
+    errors: bool = False
+    has_links: bool = False
+    link_type: str = ""
+    attribute: tuple[str, str] | None = None
     limit: int = 50
 
 
+def _json_candidates(value: str) -> list[Any]:
+    """The JSON values a query-string value may stand for: "200" is also 200."""
+    out: list[Any] = [value]
+    low = value.lower()
+    if low in ("true", "false"):
+        out.append(low == "true")
+    try:
+        out.append(int(value))
+    except ValueError:
+        with contextlib.suppress(ValueError):
+            out.append(float(value))
+    return out
+
+
 def trace_list(*, filters: TraceFilter = TraceFilter()) -> list[TraceRecord]:
-    """Most recent traces first, optionally by root service and root span name."""
+    """Most recent traces first, filtered; one query (filters on spans are subqueries)."""
     qs = Trace.objects.all()
+    if filters.since is not None:
+        qs = qs.filter(start_ns__gte=filters.since)
+    if filters.min_duration is not None:
+        qs = qs.filter(duration_ns__gte=filters.min_duration)
+    if filters.errors:
+        qs = qs.filter(error_count__gt=0)
+    if filters.has_links:
+        qs = qs.filter(Q(links_out__gt=0) | Q(links_in__gt=0))
     if filters.service:
-        qs = qs.filter(root_service=filters.service)
+        qs = qs.filter(
+            Q(root_service=filters.service)
+            | Q(trace_id__in=Span.objects.filter(service=filters.service).values("trace_id"))
+        )
     if filters.name:
-        qs = qs.filter(root_name__icontains=filters.name)
+        qs = qs.filter(
+            Q(root_name__icontains=filters.name)
+            | Q(trace_id__in=Span.objects.filter(name__icontains=filters.name).values("trace_id"))
+        )
+    if filters.link_type:
+        typed = SpanLink.objects.filter(link_type=filters.link_type)
+        qs = qs.filter(
+            Q(trace_id__in=typed.values("trace_id"))
+            | Q(trace_id__in=typed.values("linked_trace_id"))
+        )
+    if filters.attribute:
+        key, value = filters.attribute
+        # KeyTransform, not ``attributes__<key>``: a key such as "contains"
+        # must stay a key, never become a lookup.
+        match = Q()
+        for candidate in _json_candidates(value):
+            match |= Q(span_attr=candidate) | Q(resource_attr=candidate)
+        spans = Span.objects.alias(
+            span_attr=KeyTransform(key, "attributes"),
+            resource_attr=KeyTransform(key, "resource_attributes"),
+        ).filter(match)
+        qs = qs.filter(trace_id__in=spans.values("trace_id"))
     rows = qs.order_by("-start_ns").values_list(*TRACE_COLUMNS)[: filters.limit]
     return [trace_from_row(r) for r in rows]
+
+
+def service_names(*, limit: int = 500) -> list[str]:
+    """Distinct span services, sorted (one query over the service index)."""
+    rows = (
+        Span.objects.exclude(service="")
+        .order_by("service")
+        .values_list("service", flat=True)
+        .distinct()[:limit]
+    )
+    return list(rows)
 
 
 def trace_get(*, trace_id: str) -> TraceRecord | None:

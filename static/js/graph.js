@@ -1,0 +1,492 @@
+/* The cross-trace diagram. The URL is the state: every control, the focus
+ * and the selection live in the query string; each change is a pushState and
+ * popstate re-renders, so back/forward and shared links reproduce the view.
+ * The figure comes ready-made from /graph/<id>/figure (render/figures.py);
+ * this file only maps clicks to spans and fills the side panel (textContent). */
+(function () {
+  "use strict";
+  var el = tg.el;
+  var gd = document.getElementById("plot");
+  var statusBox = document.getElementById("plot-status");
+  var form = document.getElementById("controls");
+  var notices = document.getElementById("notices");
+  var selectionBox = document.getElementById("selection");
+  var journeyBox = document.getElementById("journey");
+  var patternsBox = document.getElementById("patterns");
+  var hoodBox = document.getElementById("hood");
+  var ALL_TYPES = Array.prototype.map.call(form.querySelectorAll("input[name=types]"), function (i) { return i.value; });
+  var DEFAULTS = { depth: "1", direction: "both", level: "", layout: "timeline", types: "", focus: "", select: "", max_traces: "", max_spans: "" };
+  var ORDER = ["depth", "direction", "level", "layout", "types", "max_traces", "max_spans", "focus", "select"];
+  var FIGURE_KEYS = ["depth", "direction", "level", "layout", "types", "max_traces", "max_spans"];
+  var CONFIG = { responsive: true, scrollZoom: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d"] };
+
+  var state = null;      // what the URL says
+  var page = null;       // page data of the drawn figure
+  var drawnKey = null;   // figureKey of the drawn figure
+  var lookup = null;     // "trace:span" -> [role, index], built on demand
+  var token = 0;         // the newest render; older fetches are dropped
+  var detailKey = null;  // selection whose panel is shown
+  var highlighted = null;
+  window.__tracegraphReady = false;
+
+  function parse(loc) {
+    var m = loc.pathname.match(/\/graph\/([^/]+)/);
+    var q = new URLSearchParams(loc.search);
+    var st = { trace: m ? decodeURIComponent(m[1]) : "" };
+    Object.keys(DEFAULTS).forEach(function (k) { st[k] = q.get(k) || DEFAULTS[k]; });
+    return st;
+  }
+
+  function toUrl(st) {
+    var q = new URLSearchParams();
+    ORDER.forEach(function (k) { if (st[k] && st[k] !== DEFAULTS[k]) q.set(k, st[k]); });
+    var s = q.toString();
+    return "/graph/" + st.trace + (s ? "?" + s : "");
+  }
+
+  function figureKey(st) {
+    return st.trace + "|" + FIGURE_KEYS.map(function (k) { return st[k]; }).join("|");
+  }
+
+  function with_(changes) {
+    var next = Object.assign({}, state);
+    Object.keys(changes).forEach(function (k) { next[k] = changes[k]; });
+    return next;
+  }
+
+  function go(next, push) {
+    if (push !== false) history.pushState(next, "", toUrl(next));
+    return render(next);
+  }
+
+  function figureUrl(st) {
+    var q = new URLSearchParams();
+    FIGURE_KEYS.forEach(function (k) { if (st[k] && st[k] !== DEFAULTS[k]) q.set(k, st[k]); });
+    return "/graph/" + st.trace + "/figure?" + q.toString();
+  }
+
+  function fetchFigure(st) {
+    var url = figureUrl(st);
+    var pre = window.__tgPrefetch;
+    window.__tgPrefetch = null;
+    if (pre && pre.url === url) {
+      return pre.response.then(function (r) {
+        return r.json().then(function (body) {
+          if (!r.ok) throw new Error(body && body.error ? body.error : "HTTP " + r.status);
+          return body;
+        });
+      });
+    }
+    return tg.getJSON(url);
+  }
+
+  function syncControls(st) {
+    form.querySelectorAll("input[name=layout]").forEach(function (i) { i.checked = i.value === st.layout; });
+    form.elements.level.value = st.level;
+    form.elements.depth.value = st.depth;
+    form.elements.direction.value = st.direction;
+    var types = st.types ? st.types.split(",") : ALL_TYPES;
+    form.querySelectorAll("input[name=types]").forEach(function (i) { i.checked = types.indexOf(i.value) >= 0; });
+    document.getElementById("trace-link").href = "/traces/" + st.trace + (st.select ? "?focus=" + st.select : "");
+  }
+
+  function roleIndex(role) {
+    var data = gd.data || [];
+    for (var i = 0; i < data.length; i++) if (data[i].meta && data[i].meta.role === role) return i;
+    return -1;
+  }
+
+  function setStatus(text) {
+    statusBox.textContent = text || "";
+    statusBox.hidden = !text;
+  }
+
+  function render(st) {
+    var mine = ++token;
+    state = st;
+    window.__tracegraphReady = false;
+    syncControls(st);
+    var key = figureKey(st);
+    var loading = key === drawnKey && page ? Promise.resolve(page) : (setStatus("Loading the diagram…"), fetchFigure(st));
+    performance.mark("tg:fetch");
+    return loading.then(function (data) {
+      performance.mark("tg:data");
+      if (mine !== token) return null;
+      if (key !== drawnKey) return draw(data, st, key);
+      return null;
+    }).then(function () {
+      if (mine !== token) return null;
+      setStatus("");
+      applySelection(st);
+      return painted();
+    }).then(function () {
+      if (mine !== token) return;
+      window.__tracegraphState = toUrl(st);
+      window.__tracegraphReady = true;
+    }).catch(function (err) {
+      if (mine !== token) return;
+      setStatus("Could not draw this view: " + err.message);
+      window.__tracegraphState = toUrl(st);
+      window.__tracegraphReady = true;
+    });
+  }
+
+  /** Resolves once the browser has painted a frame with the new diagram. */
+  function painted() {
+    return new Promise(function (resolve) {
+      requestAnimationFrame(function () { requestAnimationFrame(resolve); });
+    });
+  }
+
+  function draw(data, st, key) {
+    page = data;
+    lookup = null;
+    highlighted = null;
+    detailKey = null;
+    var fig = data.figure;
+    fig.layout.uirevision = key;
+    var focus = st.focus ? find(st.focus, st.trace) : null;
+    if (focus && data.clickable && data.figure) {
+      var tr = fig.data[roleIndex2(fig, focus[0])];
+      var y = tr.y[focus[1]];
+      var rows = 0;
+      tr.y.forEach(function (v) { if (v > rows) rows = v; });
+      if (rows > 300) fig.layout.yaxis.range = [y + 60, y - 60];
+    }
+    header(data, st);
+    hoodPanel(data, st);
+    patternsPanel(data);
+    drawNotices(data, st);
+    performance.mark("tg:react");
+    return Plotly.react(gd, fig.data, fig.layout, CONFIG).then(function () {
+      performance.mark("tg:drawn");
+      drawnKey = key;
+      if (!gd.__tgBound) {
+        gd.__tgBound = true;
+        gd.on("plotly_click", onClick);
+      }
+    });
+  }
+
+  function roleIndex2(fig, role) {
+    for (var i = 0; i < fig.data.length; i++) if (fig.data[i].meta && fig.data[i].meta.role === role) return i;
+    return -1;
+  }
+
+  // --- mapping points <-> spans -------------------------------------------
+  function buildLookup() {
+    lookup = new Map();
+    [["spans", "spans"], ["ghosts", "ghosts"]].forEach(function (pair) {
+      var c = page.clickable[pair[1]];
+      if (!c) return;
+      for (var i = 0; i < c.t.length; i++) {
+        var k = page.level === "span" ? page.traces[c.t[i]] + ":" + c.s[i] : (page.level === "trace" ? page.traces[c.t[i]] : c.s[i]);
+        if (!lookup.has(k)) lookup.set(k, [pair[0], i]);
+        if (page.level === "span" && !lookup.has(c.s[i])) lookup.set(c.s[i], [pair[0], i]);
+      }
+    });
+  }
+
+  /** [role, index] of a span id (in `trace` first), a trace id or a service. */
+  function find(id, trace) {
+    if (!page) return null;
+    if (!lookup) buildLookup();
+    if (page.level === "span") return lookup.get(trace + ":" + id) || lookup.get(id) || null;
+    return lookup.get(id) || null;
+  }
+
+  function pointKey(role, i) {
+    var c = page.clickable[role === "ghosts" ? "ghosts" : "spans"];
+    return { trace: c.t[i] >= 0 ? page.traces[c.t[i]] : "", span: c.s[i], ghost: role === "ghosts" };
+  }
+
+  function onClick(ev) {
+    if (!ev.points || !ev.points.length) return;
+    var pt = ev.points[0];
+    var meta = pt.data.meta || {};
+    var i = pt.pointNumber !== undefined ? pt.pointNumber : pt.pointIndex;
+    if (meta.role === "spans" || meta.role === "ghosts") {
+      openPoint(pointKey(meta.role, i));
+    } else if (meta.role === "link") {
+      var pair = page.links[meta.link_type][Math.floor(i / 3)];
+      if (!pair) return;
+      var end = i % 3 === 0 ? 0 : 1;
+      var target = pair[end];
+      if (page.traces[target[0]] === state.trace) target = pair[1 - end];
+      openPoint({ trace: page.traces[target[0]] || "", span: target[1], ghost: false, viaLink: true });
+    }
+  }
+
+  /** A click on a span (or link end): select it, or re-centre on its trace. */
+  function openPoint(p) {
+    if (page.level === "service") {
+      serviceInfo(p.span);
+      return;
+    }
+    if (page.level === "trace") {
+      if (p.trace && p.trace !== state.trace) go(with_({ trace: p.trace, focus: "", select: "" }));
+      else go(with_({ select: "" }));
+      return;
+    }
+    var stored = page.unloaded.indexOf(p.trace) >= 0;  // outside the view, but stored
+    if (p.trace === state.trace || ((p.ghost || isGhost(p.trace, p.span)) && !stored)) {
+      go(with_({ select: p.span }));
+    } else {
+      go(with_({ trace: p.trace, focus: p.span, select: p.span }));
+    }
+  }
+
+  function isGhost(trace, span) {
+    var f = find(span, trace);
+    return f && f[0] === "ghosts";
+  }
+
+  function recentre(trace, span) {
+    if (trace === state.trace) go(with_({ select: span }));
+    else go(with_({ trace: trace, focus: span, select: span }));
+  }
+
+  // --- selection ---------------------------------------------------------
+  function applySelection(st) {
+    var sel = st.select || st.focus;
+    var idx = roleIndex("selected");
+    if (idx < 0) return;
+    var hit = null;
+    if (page.level === "span" && sel) hit = find(sel, st.trace);
+    if (page.level === "trace") hit = find(st.trace);
+    var x = [], y = [];
+    if (hit) {
+      var src = gd.data[roleIndex(hit[0])];
+      x = [src.x[hit[1]]];
+      y = [src.y[hit[1]]];
+    }
+    Plotly.restyle(gd, { x: [x], y: [y] }, [idx]);
+    var key = st.trace + "|" + sel + "|" + page.level;
+    if (key === detailKey) return;
+    detailKey = key;
+    if (page.level === "span" && sel && hit) {
+      var p = pointKey(hit[0], hit[1]);
+      spanPanel(p.trace, p.span, p.ghost);
+    } else if (page.level === "span" && sel) {
+      selectionBox.replaceChildren(el("p", { cls: "notice", text: "Span " + sel + " is not in this diagram (filtered out by the link types, or not stored)." }));
+      journeyBox.hidden = true;
+    } else if (page.level === "trace") {
+      traceInfo(st.trace);
+    } else {
+      selectionBox.replaceChildren(el("div", { cls: "panel-empty" }, [el("h3", { text: "Selection" }), el("p", { text: "Click a span for its details and links." })]));
+      journeyBox.hidden = true;
+    }
+  }
+
+  function spanPanel(trace, span, ghost) {
+    selectionBox.replaceChildren(el("p", { cls: "muted", text: "Loading the span…" }));
+    journeyBox.hidden = true;
+    var mine = detailKey;
+    tg.getJSON("/traces/" + trace + "/spans/" + span).then(function (data) {
+      if (mine !== detailKey) return;
+      tg.renderSpan(selectionBox, data, {
+        spanLink: function (t, s) {
+          var next = t === state.trace ? with_({ select: s }) : with_({ trace: t, focus: s, select: s });
+          return { href: toUrl(next), onClick: function () { recentre(t, s); } };
+        },
+      });
+      var actions = [el("a", { cls: "button small ghost", href: "/traces/" + trace + "?focus=" + span, text: "Open in trace" })];
+      if (trace !== state.trace && data.span) {
+        actions.unshift(el("button", { cls: "small", text: "Centre on this trace", attrs: { type: "button" }, on: { click: function () { recentre(trace, span); } } }));
+      }
+      selectionBox.prepend(el("div", { cls: "panel-actions" }, actions));
+      if (data.span && !ghost) journeyPanel(trace, span, mine);
+    }).catch(function (err) {
+      if (mine !== detailKey) return;
+      selectionBox.replaceChildren(el("p", { cls: "notice", text: "Could not load the span: " + err.message }));
+    });
+  }
+
+  function traceInfo(trace) {
+    var label = page.labels[trace] || ["", ""];
+    selectionBox.replaceChildren(
+      el("h3", {}, [el("span", { cls: "svc", text: label[0] || "?" }), " ", el("span", { text: label[1] })]),
+      el("p", { cls: "tid", text: trace }),
+      el("p", { cls: "muted", text: "Trace level: one node per trace, links aggregated. Click another trace to re-centre, or switch Level to spans." }),
+      el("div", { cls: "panel-actions" }, [
+        el("button", { cls: "small", text: "Show spans", attrs: { type: "button" }, on: { click: function () { go(with_({ level: "span" })); } } }),
+        el("a", { cls: "button small ghost", href: "/traces/" + trace, text: "Open in trace" }),
+      ])
+    );
+    journeyBox.hidden = true;
+  }
+
+  function serviceInfo(service) {
+    selectionBox.replaceChildren(
+      el("h3", {}, [el("span", { cls: "svc", text: service })]),
+      el("p", { cls: "muted", text: "Service level: spans grouped by service.name. Switch Level to spans or traces to navigate." }),
+      el("div", { cls: "panel-actions" }, [el("a", { cls: "button small ghost", href: "/?service=" + encodeURIComponent(service), text: "Search its traces" })])
+    );
+  }
+
+  function journeyPanel(trace, span, mine) {
+    tg.getJSON("/api/journey/" + trace + "/" + span).then(function (j) {
+      if (mine !== detailKey) return;
+      var colours = page.colours;
+      var total = Math.max(j.latency, 1);
+      var parts = [el("h3", { text: "Journey" }),
+        el("p", { cls: "muted", text: j.steps.length + " steps across " + j.traces.length + " trace(s) · end to end " + tg.fmtNs(j.latency) }),
+        el("div", { cls: "split", title: "busy " + tg.fmtNs(j.busy) + " · waiting " + tg.fmtNs(j.waiting) }, [
+          el("span", { cls: "busy", style: { width: (100 * j.busy / total).toFixed(1) + "%" } }),
+          el("span", { cls: "waiting", style: { width: (100 * j.waiting / total).toFixed(1) + "%" } }),
+        ]),
+        el("p", { cls: "legendline" }, [el("span", { cls: "sw busy" }), " busy " + tg.fmtNs(j.busy) + "  ", el("span", { cls: "sw waiting" }), " waiting " + tg.fmtNs(j.waiting)]),
+      ];
+      var gapBefore = {};
+      j.gaps.forEach(function (g) { gapBefore[g.effect] = g; });
+      parts.push(el("ol", { cls: "steps" }, j.steps.map(function (s, i) {
+        var g = gapBefore[s.id];
+        return el("li", { cls: (i === j.focus ? "focus " : "") + "via-" + s.via }, [
+          g ? el("div", { cls: "gap", text: g.kind + " " + tg.fmtNs(g.duration) }) : null,
+          s.via === "link" ? tg.typeChip(colours, s.link_type || "link") : null,
+          s.via === "link" ? " " : null,
+          el("a", { href: toUrl(s.trace_id === state.trace ? with_({ select: s.span_id }) : with_({ trace: s.trace_id, focus: s.span_id, select: s.span_id })), on: { click: function (ev) { ev.preventDefault(); recentre(s.trace_id, s.span_id); } } }, [
+            el("span", { cls: "svc", text: s.service || "?" }), " ", el("span", { text: s.name }),
+          ]),
+          el("span", { cls: "muted", text: " " + tg.fmtNs(s.end - s.start) }),
+        ]);
+      })));
+      if (j.dangling.length) parts.push(el("p", { cls: "missing", text: j.dangling.length + " link target(s) not stored: the journey stops there." }));
+      journeyBox.replaceChildren.apply(journeyBox, parts);
+      journeyBox.hidden = false;
+    }).catch(function () { journeyBox.hidden = true; });
+  }
+
+  // --- panels ------------------------------------------------------------
+  function header(data, st) {
+    var label = data.labels[st.trace] || ["", ""];
+    document.getElementById("graph-title").replaceChildren(el("span", { cls: "svc", text: label[0] || "(no service)" }), " ", el("span", { cls: "name", text: label[1] }));
+    document.getElementById("graph-trace").textContent = st.trace;
+    var s = data.stats;
+    document.getElementById("graph-stats").textContent = s.traces + " traces · " + s.spans.toLocaleString() + " spans · " + s.links + " links" + (s.ghosts ? " · " + s.ghosts + " linked spans outside the view" : "");
+    document.title = "Graph · " + (label[1] || st.trace) + " · tracegraph";
+  }
+
+  function drawNotices(data, st) {
+    var items = [];
+    if (data.notice) {
+      items.push(el("div", { cls: "note warn" }, [data.notice + " ",
+        el("button", { cls: "small", text: "Show all spans anyway", attrs: { type: "button" }, on: { click: function () { go(with_({ level: "span", max_spans: String(Math.max(data.stats.spans, 20000)) })); } } })]));
+    }
+    if (data.stats.incoming_known === false) {
+      items.push(el("div", { cls: "note warn", text: "incoming links unknown for this backend: forward (effects) cannot be followed." }));
+    }
+    if (data.truncated) {
+      var reasons = {};
+      data.cut.forEach(function (c) { reasons[c.reason] = (reasons[c.reason] || 0) + 1; });
+      var more = Math.min(1000, data.max_traces * 2);
+      items.push(el("div", { cls: "note warn" }, [
+        "Truncated: " + data.cut.length + " linked trace(s) not loaded (" + Object.keys(reasons).map(function (r) { return reasons[r] + " by " + r; }).join(", ") + "). ",
+        reasons.max_traces && data.max_traces < 1000 ? el("button", { cls: "small", text: "Raise max traces to " + more, attrs: { type: "button" }, on: { click: function () { go(with_({ max_traces: String(more) })); } } }) : null,
+        reasons.max_spans ? el("button", { cls: "small", text: "Raise max spans to " + Math.min(500000, data.max_spans * 2).toLocaleString(), attrs: { type: "button" }, on: { click: function () { go(with_({ max_spans: String(Math.min(500000, data.max_spans * 2)) })); } } }) : null,
+      ]));
+    }
+    if (data.frontier.length) {
+      var links = data.frontier.reduce(function (a, c) { return a + c.links; }, 0);
+      items.push(el("div", { cls: "note" }, [
+        data.frontier.length + " more trace(s) one step further (" + links + " links) beyond depth " + data.depth + ". ",
+        data.depth < 10 ? el("button", { cls: "small", attrs: { type: "button", id: "expand-depth" }, text: "Expand to depth " + (data.depth + 1), on: { click: function () { go(with_({ depth: String(data.depth + 1) })); } } }) : null,
+      ]));
+    }
+    if (st.level === "" && data.level !== "span" && !data.notice) {
+      items.push(el("div", { cls: "note", text: "Showing " + data.level + "s." }));
+    }
+    notices.replaceChildren.apply(notices, items);
+  }
+
+  function hoodPanel(data) {
+    var s = data.stats;
+    var rows = [el("h3", { text: "Neighbourhood" })];
+    var types = Object.keys(s.link_types || {});
+    rows.push(el("ul", { cls: "legendlist" }, types.length ? types.map(function (t) {
+      return el("li", {}, [tg.typeChip(data.colours, t), " " + s.link_types[t] + " link" + (s.link_types[t] === 1 ? "" : "s")]);
+    }) : [el("li", { cls: "muted", text: "No links: this trace is on its own. Try depth 2, or another trace from the search." })]));
+    var anomalies = Object.keys(s.anomalies || {}).filter(function (k) { return s.anomalies[k]; });
+    if (anomalies.length) {
+      rows.push(el("p", { cls: "muted", text: "Repaired for display: " + anomalies.map(function (k) { return s.anomalies[k] + " " + k.replace(/_/g, " "); }).join(", ") }));
+    }
+    if (data.missing.length) rows.push(el("p", { cls: "missing", text: data.missing.length + " linked trace(s) asked for but not stored." }));
+    rows.push(el("p", { cls: "muted", text: "Graph built in " + s.elapsed_ms + " ms." }));
+    hoodBox.replaceChildren.apply(hoodBox, rows);
+  }
+
+  function patternsPanel(data) {
+    var parts = [el("h3", { text: "Patterns (" + data.patterns.length + ")" })];
+    if (!data.patterns.length) {
+      parts.push(el("p", { cls: "muted", text: "No cross-trace pattern found here. Increase the depth or pick a trace with links." }));
+    }
+    var list = el("ul", { cls: "findings" });
+    data.patterns.forEach(function (f, n) {
+      var item = el("li", { attrs: { tabindex: "0", role: "button", "data-n": n } }, [
+        el("div", { cls: "fkind", text: f.kind.replace(/_/g, " ") }),
+        el("div", { text: f.summary }),
+        el("div", { cls: "muted", text: f.spans.length + " spans · " + f.traces.length + " traces" }),
+      ]);
+      function toggle() {
+        var on = highlighted !== n;
+        list.querySelectorAll("li").forEach(function (li) { li.classList.remove("on"); });
+        if (on) item.classList.add("on");
+        highlight(on ? f : null);
+        highlighted = on ? n : null;
+      }
+      item.addEventListener("click", toggle);
+      item.addEventListener("keydown", function (ev) { if (ev.key === "Enter") toggle(); });
+      list.appendChild(item);
+    });
+    parts.push(list);
+    patternsBox.replaceChildren.apply(patternsBox, parts);
+  }
+
+  function highlight(f) {
+    var idx = roleIndex("highlight");
+    var x = [], y = [];
+    if (f) {
+      var ids = page.level === "trace" ? f.traces : f.spans.map(function (id) { return id.split(":"); });
+      ids.forEach(function (id) {
+        var hit = page.level === "trace" ? find(id) : find(id[1], id[0]);
+        if (!hit) return;
+        var src = gd.data[roleIndex(hit[0])];
+        x.push(src.x[hit[1]]);
+        y.push(src.y[hit[1]]);
+      });
+    }
+    Plotly.restyle(gd, { x: [x], y: [y] }, [idx]);
+  }
+
+  // --- controls ----------------------------------------------------------
+  form.addEventListener("change", function (ev) {
+    var t = ev.target;
+    if (t.name === "types") {
+      var on = Array.prototype.filter.call(form.querySelectorAll("input[name=types]"), function (i) { return i.checked; }).map(function (i) { return i.value; });
+      if (!on.length) { t.checked = true; return; }
+      go(with_({ types: on.length === ALL_TYPES.length ? "" : on.join(",") }));
+    } else if (t.name === "layout" || t.name === "level" || t.name === "depth" || t.name === "direction") {
+      var change = {};
+      change[t.name] = t.value;
+      go(with_(change));
+    }
+  });
+
+  var copyButton = document.getElementById("copy-link");
+  copyButton.addEventListener("click", function () {
+    var url = window.location.href;
+    tg.copyText(url).then(function () {
+      copyButton.textContent = "Copied ✓";
+    }, function () {
+      window.prompt("Copy this link:", url);
+    }).then(function () { setTimeout(function () { copyButton.textContent = "Copy link"; }, 1500); });
+  });
+
+  window.addEventListener("popstate", function (ev) {
+    render(ev.state && ev.state.trace ? ev.state : parse(window.location));
+  });
+
+  var first = parse(window.location);
+  history.replaceState(first, "", toUrl(first));
+  render(first);
+})();

@@ -1,0 +1,562 @@
+"""Plotly figures of the cross-trace diagram, as plain dicts (DESIGN §6).
+
+The page hands ``figure`` to ``Plotly.react`` as is. It is built as a dict,
+not a ``plotly.graph_objects.Figure``: the graph objects validate every
+value on assignment, which at 100,000 spans takes seconds (measured: about
+40x the time of building the dict), while the dict is exactly the JSON the
+browser needs. Keys are the plotly.js schema's.
+
+One WebGL trace (``scattergl``) per class of thing, never one per span:
+
+============  ===============================================================
+``bands``     separators between trace bands (timeline only)
+``children``  parent -> child edges, one polyline with ``None`` separators
+``link:<t>``  link edges of link type ``t``, cause -> effect, one polyline
+              per type, a dot at the effect end, coloured by :data:`LINK_COLOURS`
+``bars``      span durations (timeline), one polyline; ``error bars`` likewise
+``spans``     one clickable marker per span (hover text, click target)
+``ghosts``    link targets that are not stored
+``highlight`` / ``selected``  empty; the page fills them on a finding or a click
+============  ===============================================================
+
+Every name shown in a hover text or a label goes through :func:`escape_text`:
+plotly renders ``<br>``, ``<b>``, ``<a>``... in those strings, so a span called
+``<img src=x onerror=...>`` must arrive as ``&lt;img ...``.
+
+>>> nodes = [
+...     {"id": "t:a", "trace_id": "t", "span_id": "a", "parent": "", "name": "<b>x</b>",
+...      "service": "s", "start": 0, "end": 2_000_000, "status": 2},
+...     {"id": "t:b", "trace_id": "t", "span_id": "b", "parent": "a", "name": "y",
+...      "service": "s", "start": 1_000_000, "end": 1_500_000, "status": 0},
+... ]
+>>> edges = [{"source": "t:a", "target": "t:b", "kind": "child"}]
+>>> d = diagram(nodes, edges, level="span", layout="timeline")
+>>> [t["name"] for t in d.figure["data"]]
+['bands', 'parent → child', 'durations', 'errors', 'spans', 'not stored', 'highlight', 'selected']
+>>> d.figure["data"][1]["x"]
+[1.0, 1.0, None]
+>>> d.figure["data"][4]["hovertext"][0].startswith("s · &lt;b&gt;x&lt;/b&gt;")
+True
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from tracegraph.render.layout import Layout, dag_layout, timeline_layout
+
+__all__ = [
+    "LINK_COLOURS",
+    "PALETTE",
+    "Diagram",
+    "diagram",
+    "escape_text",
+    "format_ns",
+    "link_colour",
+]
+
+#: One colour per link type, everywhere (legend, arrows, badges: the CSS
+#: classes ``.lt-<type>`` in static/css/tracegraph.css use the same values;
+#: a test holds them equal). Chosen to stay distinct on the dark background.
+LINK_COLOURS: dict[str, str] = {
+    "batch_source": "#f2b84b",
+    "async_trigger": "#4fb3ff",
+    "retry_previous": "#f472b6",
+    "fanout_source": "#58c98b",
+    "workflow_predecessor": "#a78bfa",
+    "event_source": "#2dd4bf",
+    "scheduled_trigger": "#fb923c",
+    "link": "#94a3b8",
+}
+
+#: The page's colours (match the CSS custom properties).
+PALETTE = {
+    "bg": "#0f1419",
+    "panel": "#161c23",
+    "line": "#26303b",
+    "text": "#d9e1e8",
+    "muted": "#8a98a8",
+    "bar": "#3d8bd9",
+    "marker": "#9fd3ff",
+    "error": "#ff6b6b",
+    "ghost": "#f2b84b",
+    "child": "#4a5968",
+    "select": "#ffffff",
+    "highlight": "#ffe066",
+}
+
+Level = Literal["span", "trace", "service"]
+LayoutName = Literal["timeline", "dag"]
+
+#: Plot height in px the bar width is sized for (the page is about this tall).
+_PLOT_PX = 640.0
+
+#: Above this many nodes the figure drops what costs frames and says little:
+#: parent -> child elbows start hidden (legend toggles them), thinner link lines.
+BIG = 5_000
+
+
+def link_colour(link_type: str) -> str:
+    """The colour of a link type; unknown types get the untyped-link grey.
+
+    >>> link_colour("batch_source"), link_colour("made_up")
+    ('#f2b84b', '#94a3b8')
+    """
+    return LINK_COLOURS.get(link_type, LINK_COLOURS["link"])
+
+
+def escape_text(value: Any, *, limit: int = 160) -> str:
+    """Text safe for plotly hover text and labels: ``& < >`` escaped, cut at ``limit``.
+
+    >>> escape_text("<img src=x onerror=alert(1)> & co")
+    '&lt;img src=x onerror=alert(1)&gt; &amp; co'
+    >>> escape_text("x" * 10, limit=4)
+    'xxx…'
+    """
+    text = str(value)
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def format_ns(ns: int | float | None) -> str:
+    """A duration for people.
+
+    >>> format_ns(1_500), format_ns(2_500_000), format_ns(62_914_000_000), format_ns(None)
+    ('1.5 µs', '2.50 ms', '62.9 s', '?')
+    """
+    if ns is None:
+        return "?"
+    v = float(ns)
+    sign = "-" if v < 0 else ""
+    v = abs(v)
+    if v < 1e3:
+        return f"{sign}{v:.0f} ns"
+    if v < 1e6:
+        return f"{sign}{v / 1e3:.1f} µs"
+    if v < 1e9:
+        return f"{sign}{v / 1e6:.2f} ms"
+    if v < 120e9:
+        return f"{sign}{v / 1e9:.1f} s"
+    if v < 3600e9:
+        return f"{sign}{v / 60e9:.1f} min"
+    return f"{sign}{v / 3600e9:.1f} h"
+
+
+@dataclass(slots=True)
+class Diagram:
+    """A figure plus what the page needs to map clicks back to spans.
+
+    ``clickable[role]`` (``spans``, ``ghosts``) describes the points of the trace with that role:
+    ``t`` (index into ``traces``) and ``s`` (span id; ``""`` at trace level,
+    the service name at service level), point by point. ``links[type]``
+    lists ``[cause, effect]`` as ``[t, s]`` pairs, edge by edge (point
+    ``i`` of that trace belongs to edge ``i // 3``).
+    """
+
+    figure: dict[str, Any]
+    traces: list[str]
+    clickable: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
+    links: dict[str, list[list[list[Any]]]] = field(default_factory=dict)
+    rows: float = 0.0
+    layout: str = "timeline"
+
+
+def _r(v: float) -> float:
+    return round(v, 3)
+
+
+def _axis(title: str = "", **extra: Any) -> dict[str, Any]:
+    return {
+        "title": {"text": title, "font": {"size": 12, "color": PALETTE["muted"]}},
+        "gridcolor": PALETTE["line"],
+        "zeroline": False,
+        "color": PALETTE["muted"],
+        "automargin": True,
+        **extra,
+    }
+
+
+def _scatter(name: str, **extra: Any) -> dict[str, Any]:
+    trace: dict[str, Any] = {"type": "scattergl", "name": name, "x": [], "y": []}
+    trace.update(extra)
+    return trace
+
+
+def _node_label(d: Mapping[str, Any], level: Level) -> str:
+    if level == "trace":
+        return f"{d.get('root_service') or '?'} · {d.get('root_name') or d['id']}"
+    if level == "service":
+        return str(d.get("service") or d["id"])
+    return f"{d.get('service') or '?'} · {d.get('name') or ''}"
+
+
+def _hover(d: Mapping[str, Any], level: Level, unloaded: frozenset[str] = frozenset()) -> str:
+    if d.get("ghost"):
+        what = "trace" if level == "trace" else "span"
+        if str(d.get("trace_id") or d["id"]) in unloaded:
+            return f"not loaded (beyond the depth or a bound): {what} {escape_text(d['id'])}"
+        return f"not stored: {what} {escape_text(d['id'], limit=60)}"
+    label = escape_text(_node_label(d, level))
+    if level == "service":
+        return (
+            f"{label}<br>{d.get('span_count', 0)} spans in {d.get('trace_count', 0)} traces"
+            f" · {d.get('error_count', 0)} errors"
+        )
+    start, end = d.get("start"), d.get("end")
+    dur = format_ns(end - start) if start is not None and end is not None else "?"
+    if level == "trace":
+        return (
+            f"{label}<br>{dur} · {d.get('span_count', 0)} spans · {d.get('error_count', 0)} errors"
+        )
+    return f"{label}<br>{dur}{' · ERROR' if d.get('status') == 2 else ''}"
+
+
+def _trace_of(d: Mapping[str, Any]) -> str:
+    return str(d.get("trace_id") or d["id"])
+
+
+def _is_error(d: Mapping[str, Any], level: Level) -> bool:
+    if level == "span":
+        return d.get("status") == 2
+    return bool(d.get("error_count"))
+
+
+def _edge_type(e: Mapping[str, Any]) -> str | None:
+    """The link type an edge is drawn as; ``None`` for a parent -> child (or call) edge."""
+    if e.get("kind") == "child":
+        return None
+    if "link_type" in e:
+        return str(e["link_type"])
+    types = e.get("link_types") or {}
+    if types:
+        return str(Counter(types).most_common(1)[0][0])
+    return None if e.get("calls") else "link"
+
+
+def _edge_hover(e: Mapping[str, Any], link_type: str) -> str:
+    parts = [escape_text(link_type)]
+    if e.get("count") or e.get("links"):
+        parts.append(f"{e.get('count') or e.get('links')} links")
+    types = e.get("link_types") or {}
+    if len(types) > 1:
+        parts.append(", ".join(f"{escape_text(k)} {v}" for k, v in sorted(types.items())))
+    if e.get("delay") is not None:
+        parts.append(f"delay {format_ns(e['delay'])}")
+    elif e.get("delay_p50") is not None:
+        parts.append(f"delay p50 {format_ns(e['delay_p50'])}")
+    return " · ".join(parts)
+
+
+def diagram(
+    nodes: Sequence[Mapping[str, Any]],
+    edges: Sequence[Mapping[str, Any]],
+    *,
+    level: Level = "span",
+    layout: LayoutName = "timeline",
+    unloaded: Iterable[str] = (),
+) -> Diagram:
+    """Build the figure for the graph API's ``nodes`` and ``edges`` at ``level``.
+
+    The service level has no time axis and is always drawn as a ``dag``.
+    ``unloaded`` names traces that are stored but outside the neighbourhood
+    (the expansion's ``cut``): their ghost spans say "not loaded", the others
+    "not stored".
+    """
+    if level == "service":
+        layout = "dag"
+    L = timeline_layout(nodes, edges) if layout == "timeline" else dag_layout(nodes, edges)
+    return _build(nodes, edges, L, level=level, unloaded=frozenset(unloaded))
+
+
+def _key(d: Mapping[str, Any], level: Level, trace_index: dict[str, int]) -> list[Any]:
+    if level == "span":
+        return [trace_index[str(d["trace_id"])], str(d["span_id"])]
+    if level == "trace":
+        return [trace_index[str(d["id"])], ""]
+    return [-1, str(d["id"])]
+
+
+def _build(
+    nodes: Sequence[Mapping[str, Any]],
+    edges: Sequence[Mapping[str, Any]],
+    L: Layout,
+    *,
+    level: Level,
+    unloaded: frozenset[str] = frozenset(),
+) -> Diagram:
+    timeline = L.kind == "timeline"
+    traces: list[str] = []
+    trace_index: dict[str, int] = {}
+    if level != "service":
+        for i in L.order:
+            t = str(nodes[i].get("trace_id") or nodes[i]["id"])
+            if t not in trace_index:
+                trace_index[t] = len(traces)
+                traces.append(t)
+    index = {str(n["id"]): i for i, n in enumerate(nodes)}
+    x0, x1, y = L.x0, L.x1, L.y
+    rows = max(L.rows + 1, 1.0)
+    px = _PLOT_PX / rows
+    bar_width = max(1.0, min(9.0, px * 0.55))
+    marker_size = max(3.0, min(9.0, px * 0.7))
+
+    data: list[dict[str, Any]] = []
+    if timeline:
+        right = max([*x1, 0.0]) or 1.0
+        left = min([*x0, 0.0])
+        bx: list[float | None] = []
+        by: list[float | None] = []
+        for band in L.bands[1:]:
+            sep = band.y0 - 1.0
+            bx += [_r(left), _r(right), None]
+            by += [sep, sep, None]
+        data.append(
+            _scatter(
+                "bands",
+                x=bx,
+                y=by,
+                mode="lines",
+                line={"color": PALETTE["line"], "width": 1, "dash": "dot"},
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+
+    # Parent -> child (and service-level call) edges: one polyline.
+    cx: list[float | None] = []
+    cy: list[float | None] = []
+    by_type: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for e in edges:
+        u, v = index.get(str(e["source"])), index.get(str(e["target"]))
+        if u is None or v is None:
+            continue
+        link_type = _edge_type(e)
+        if link_type is not None:
+            by_type[link_type].append(e)
+        elif timeline:  # an elbow: down from the parent's row at the child's start
+            cx += [_r(x0[v]), _r(x0[v]), None]
+            cy += [y[u], y[v], None]
+        else:
+            cx += [_r(x1[u]), _r(x0[v]), None]
+            cy += [y[u], y[v], None]
+    big = len(nodes) > BIG
+    data.append(
+        _scatter(
+            "parent → child" if level != "service" else "calls",
+            x=cx,
+            y=cy,
+            mode="lines",
+            line={"color": PALETTE["child"], "width": 1},
+            hoverinfo="skip",
+            # In a big timeline the rows already show the nesting; the elbows
+            # only cost frames. A click on the legend brings them back.
+            visible="legendonly" if big and timeline else True,
+            meta={"role": "children"},
+        )
+    )
+
+    links: dict[str, list[list[list[Any]]]] = {}
+    for link_type in sorted(by_type):
+        lx: list[float | None] = []
+        ly: list[float | None] = []
+        hover: list[str | None] = []
+        sizes: list[float] = []
+        pairs: list[list[list[Any]]] = []
+        for e in by_type[link_type]:
+            u, v = index[str(e["source"])], index[str(e["target"])]
+            text = _edge_hover(e, link_type)
+            lx += [_r(x1[u]), _r(x0[v]), None]
+            ly += [y[u], y[v], None]
+            hover += [text, text, None]
+            sizes += [0.0, marker_size + 2, 0.0]
+            pairs.append([_key(nodes[u], level, trace_index), _key(nodes[v], level, trace_index)])
+        colour = link_colour(link_type)
+        links[link_type] = pairs
+        data.append(
+            _scatter(
+                link_type,
+                x=lx,
+                y=ly,
+                mode="lines+markers",
+                line={"color": colour, "width": 1 if big else 1.5},
+                marker={"color": colour, "size": sizes, "symbol": "circle"},
+                hovertext=hover,
+                hoverinfo="text",
+                meta={"role": "link", "link_type": link_type},
+                legendgroup="links",
+            )
+        )
+
+    clickable: dict[str, dict[str, list[Any]]] = {}
+    real = [i for i in L.order if not nodes[i].get("ghost")]
+    ghosts = [i for i in L.order if nodes[i].get("ghost")]
+    if timeline:
+        for name, colour, members in (
+            ("durations", PALETTE["bar"], [i for i in real if not _is_error(nodes[i], level)]),
+            ("errors", PALETTE["error"], [i for i in real if _is_error(nodes[i], level)]),
+        ):
+            sx: list[float | None] = []
+            sy: list[float | None] = []
+            for i in members:
+                right_end = max(x1[i], x0[i])
+                sx += [_r(x0[i]), _r(right_end), None]
+                sy += [y[i], y[i], None]
+            data.append(
+                _scatter(
+                    name,
+                    x=sx,
+                    y=sy,
+                    mode="lines",
+                    line={"color": colour, "width": bar_width},
+                    hoverinfo="skip",
+                    legendgroup=name,
+                    showlegend=name == "errors" and bool(members),
+                    meta={"role": "bars"},
+                )
+            )
+    marker: dict[str, Any] = {
+        "color": PALETTE["marker"],
+        "size": marker_size if timeline else 10,
+        "symbol": "circle",
+    }
+    if any(_is_error(nodes[i], level) for i in real):
+        # 0/1 through a two-colour scale: numbers, not 100,000 colour strings to parse.
+        marker["color"] = [1 if _is_error(nodes[i], level) else 0 for i in real]
+        marker.update(
+            cmin=0,
+            cmax=1,
+            colorscale=[[0, PALETTE["marker"]], [1, PALETTE["error"]]],
+            showscale=False,
+        )
+    show_text = len(real) <= 400
+    spans = _scatter(
+        "spans" if level == "span" else ("traces" if level == "trace" else "services"),
+        x=[_r(x0[i]) for i in real],
+        y=[y[i] for i in real],
+        mode="markers+text" if show_text and not timeline else "markers",
+        marker=marker,
+        hovertext=[_hover(nodes[i], level) for i in real],
+        hoverinfo="text",
+        legendgroup="spans",
+        meta={"role": "spans"},
+    )
+    if show_text and not timeline:
+        spans["text"] = [escape_text(_node_label(nodes[i], level), limit=40) for i in real]
+        spans["textposition"] = "top center"
+        spans["textfont"] = {"color": PALETTE["text"], "size": 11}
+    data.append(spans)
+    clickable["spans"] = {"t": [], "s": []}
+    for i in real:
+        t, s = _key(nodes[i], level, trace_index)
+        clickable["spans"]["t"].append(t)
+        clickable["spans"]["s"].append(s)
+    data.append(
+        _scatter(
+            "not loaded"
+            if ghosts and all(_trace_of(nodes[i]) in unloaded for i in ghosts)
+            else "not stored",
+            x=[_r(x0[i]) for i in ghosts],
+            y=[y[i] for i in ghosts],
+            mode="markers",
+            marker={
+                "color": PALETTE["ghost"],
+                "size": marker_size + 3,
+                "symbol": "circle-open",
+                "line": {"color": PALETTE["ghost"], "width": 2},
+            },
+            hovertext=[_hover(nodes[i], level, unloaded) for i in ghosts],
+            hoverinfo="text",
+            showlegend=bool(ghosts),
+            legendrank=2000,
+            meta={"role": "ghosts"},
+        )
+    )
+    clickable["ghosts"] = {"t": [], "s": []}
+    for i in ghosts:
+        t, s = _key(nodes[i], level, trace_index)
+        clickable["ghosts"]["t"].append(t)
+        clickable["ghosts"]["s"].append(s)
+    for name, colour in (("highlight", PALETTE["highlight"]), ("selected", PALETTE["select"])):
+        data.append(
+            _scatter(
+                name,
+                mode="markers",
+                marker={
+                    "color": colour,
+                    "size": 16 if name == "selected" else 13,
+                    "symbol": "circle-open",
+                    "line": {"color": colour, "width": 3 if name == "selected" else 2},
+                },
+                hoverinfo="skip",
+                showlegend=False,
+                meta={"role": name},
+            )
+        )
+
+    fig_layout: dict[str, Any] = {
+        "paper_bgcolor": PALETTE["bg"],
+        "plot_bgcolor": PALETTE["bg"],
+        "font": {"color": PALETTE["text"], "size": 12},
+        "margin": {"l": 10, "r": 10, "t": 36, "b": 40},
+        "hovermode": "closest",
+        "hoverlabel": {
+            "bgcolor": PALETTE["panel"],
+            "bordercolor": PALETTE["muted"],
+            "font": {"color": PALETTE["text"], "size": 12},
+        },
+        "dragmode": "pan",
+        "showlegend": True,
+        "legend": {
+            "orientation": "h",
+            "x": 0,
+            "y": 1.0,
+            "yanchor": "bottom",
+            "font": {"size": 11},
+            "bgcolor": "rgba(0,0,0,0)",
+        },
+    }
+    if timeline:
+        origin = datetime.fromtimestamp(L.t0 / 1e9, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+        fig_layout["xaxis"] = _axis(f"ms since {origin} UTC")
+        label_of: dict[str, str] = {}
+        for i in L.order:
+            t = str(nodes[i].get("trace_id") or nodes[i]["id"])
+            if t not in label_of and not nodes[i].get("ghost"):
+                label_of[t] = _node_label(nodes[i], level)
+        tickvals = [(b.y0 + b.y1) / 2 for b in L.bands] if level == "span" else []
+        ticktext = [
+            escape_text(label_of[b.key], limit=34)
+            if b.key in label_of
+            else f"{'not loaded' if b.key in unloaded else 'not stored'} {b.key[:8]}…"
+            for b in L.bands
+        ]
+        if level == "trace":
+            tickvals = [y[index[b.key]] for b in L.bands if b.key in index]
+        fig_layout["yaxis"] = _axis(
+            "",
+            autorange="reversed",
+            tickvals=tickvals,
+            ticktext=ticktext,
+            showgrid=False,
+            tickfont={"size": 11},
+        )
+    else:
+        last = max(x0, default=0.0)
+        # Room for the labels centred over the first and last layers.
+        fig_layout["xaxis"] = _axis(
+            "generation (cause → effect)", dtick=1, range=[-0.6, last + 0.6]
+        )
+        fig_layout["yaxis"] = _axis("", autorange="reversed", showticklabels=False)
+    return Diagram(
+        figure={"data": data, "layout": fig_layout},
+        traces=traces,
+        clickable=clickable,
+        links=links,
+        rows=rows,
+        layout=L.kind,
+    )

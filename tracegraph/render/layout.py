@@ -1,0 +1,238 @@
+"""Positions for the cross-trace diagram; no drawing, no I/O (DESIGN §6).
+
+Input is the node and edge lists of the graph API (:mod:`tracegraph.graphs.export`):
+plain dicts, so the layouts run on what a browser would see. Output is a
+:class:`Layout`: for node ``i`` of the input, ``x0[i]..x1[i]`` on the x axis
+and row ``y[i]``; :mod:`.figures` turns it into a plotly figure.
+
+Two layouts, both linear or ``n log n`` in the nodes (a request never runs
+spring_layout or graphviz: minutes at 10,000 nodes):
+
+``timeline``
+    x = time in milliseconds since the earliest start; one horizontal *band*
+    per trace, bands ordered by trace start; inside a band one row per span
+    in waterfall order (depth-first, children by start time). Ghost spans
+    (link targets not loaded) sit in their trace's band at the time of the
+    span they are linked with. Trace level: one row per trace.
+``dag``
+    x = topological generation over child and link edges (Kahn's algorithm;
+    nodes on a cycle are placed one generation after everything else), y =
+    rank inside the generation, by trace then start.
+
+>>> nodes = [
+...     {"id": "t1:a", "trace_id": "t1", "parent": "", "start": 0, "end": 10},
+...     {"id": "t1:b", "trace_id": "t1", "parent": "a", "start": 2, "end": 5},
+...     {"id": "t2:c", "trace_id": "t2", "parent": "", "start": 20, "end": 30},
+... ]
+>>> edges = [{"source": "t1:a", "target": "t2:c", "kind": "link"}]
+>>> L = timeline_layout(nodes, edges)
+>>> L.y, [b.key for b in L.bands]
+([0.0, 1.0, 3.0], ['t1', 't2'])
+>>> dag_layout(nodes, edges).x0
+[0.0, 0.0, 1.0]
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["Band", "Layout", "dag_layout", "generations", "timeline_layout"]
+
+NodeDict = Mapping[str, Any]
+EdgeDict = Mapping[str, Any]
+
+#: Empty rows between two trace bands.
+BAND_GAP = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """The rows ``y0..y1`` (inclusive) of one trace in a timeline."""
+
+    key: str
+    y0: float
+    y1: float
+    ghost: bool = False
+
+
+@dataclass(slots=True)
+class Layout:
+    """Positions, index-aligned with the input nodes.
+
+    ``order`` lists node indices in drawing order (waterfall order for a
+    timeline). ``t0`` is the time origin in ns (timeline; 0 for dag), ``rows``
+    the number of rows used.
+    """
+
+    kind: Literal["timeline", "dag"]
+    x0: list[float]
+    x1: list[float]
+    y: list[float]
+    order: list[int]
+    bands: list[Band] = field(default_factory=list)
+    t0: int = 0
+    rows: float = 0.0
+
+
+def _index(nodes: Sequence[NodeDict]) -> dict[str, int]:
+    return {str(n["id"]): i for i, n in enumerate(nodes)}
+
+
+def _waterfall(members: list[int], nodes: Sequence[NodeDict]) -> list[int]:
+    """Depth-first, children by start; orphans and loop members become roots."""
+    by_span = {str(nodes[i].get("span_id", nodes[i]["id"])): i for i in members}
+    children: dict[int, list[int]] = defaultdict(list)
+    roots: list[int] = []
+    for i in members:
+        parent = str(nodes[i].get("parent") or "")
+        p = by_span.get(parent)
+        if p is not None and p != i:
+            children[p].append(i)
+        else:
+            roots.append(i)
+
+    def key(i: int) -> tuple[int, str]:
+        return (nodes[i].get("start") or 0, str(nodes[i]["id"]))
+
+    out: list[int] = []
+    seen: set[int] = set()
+    stack = sorted(roots, key=key, reverse=True)
+    while stack:
+        i = stack.pop()
+        if i in seen:
+            continue
+        seen.add(i)
+        out.append(i)
+        stack.extend(sorted(children.get(i, ()), key=key, reverse=True))
+    # Members of a parent loop are reachable from no root: append them by start.
+    out.extend(sorted((i for i in members if i not in seen), key=key))
+    return out
+
+
+def timeline_layout(nodes: Sequence[NodeDict], edges: Sequence[EdgeDict]) -> Layout:
+    """One band per trace, x = time (ms since the earliest start), y = row.
+
+    Works for span-level nodes (``trace_id``, ``parent``, ``start``, ``end``)
+    and trace-level nodes (one row each, ``id`` = trace id).
+
+    >>> L = timeline_layout(
+    ...     [{"id": "t:g", "trace_id": "t", "start": None, "end": None, "ghost": True},
+    ...      {"id": "u:a", "trace_id": "u", "start": 5_000_000, "end": 7_000_000}],
+    ...     [{"source": "t:g", "target": "u:a", "kind": "link"}])
+    >>> L.x0, L.t0, [(b.key, b.ghost) for b in L.bands]
+    ([0.0, 0.0], 5000000, [('u', False), ('t', True)])
+    """
+    n = len(nodes)
+    index = _index(nodes)
+    known = {i for i, d in enumerate(nodes) if d.get("start") is not None and not d.get("ghost")}
+    t0 = min((int(nodes[i]["start"]) for i in known), default=0)
+    x0 = [0.0] * n
+    x1 = [0.0] * n
+    for i in known:
+        x0[i] = (int(nodes[i]["start"]) - t0) / 1e6
+        x1[i] = (int(nodes[i].get("end") or nodes[i]["start"]) - t0) / 1e6
+    # A ghost has no times: place it where the span it is linked with is.
+    placed = set(known)
+    for e in edges:
+        u, v = index.get(str(e["source"])), index.get(str(e["target"]))
+        if u is None or v is None:
+            continue
+        if u not in placed and v in placed:  # ghost cause: at the effect's start
+            x0[u] = x1[u] = x0[v]
+            placed.add(u)
+        elif v not in placed and u in placed:  # ghost effect: at the cause's end
+            x0[v] = x1[v] = x1[u]
+            placed.add(v)
+
+    groups: dict[str, list[int]] = defaultdict(list)
+    for i, d in enumerate(nodes):
+        groups[str(d.get("trace_id") or d["id"])].append(i)
+
+    def band_key(item: tuple[str, list[int]]) -> tuple[int, float, str]:
+        trace, members = item
+        real = [x0[i] for i in members if i in known]
+        return (0 if real else 1, min(real) if real else min(x0[i] for i in members), trace)
+
+    y = [0.0] * n
+    order: list[int] = []
+    bands: list[Band] = []
+    row = 0.0
+    for trace, members in sorted(groups.items(), key=band_key):
+        top = row
+        for i in _waterfall(members, nodes):
+            y[i] = row
+            order.append(i)
+            row += 1
+        bands.append(Band(trace, top, row - 1, ghost=not any(i in known for i in members)))
+        row += BAND_GAP
+    return Layout("timeline", x0, x1, y, order, bands, t0, max(0.0, row - BAND_GAP))
+
+
+def generations(n: int, pairs: Sequence[tuple[int, int]]) -> list[int]:
+    """Topological generation of each of ``n`` nodes over directed ``pairs``.
+
+    Nodes on (or downstream of) a cycle get one generation after the deepest
+    acyclic one, so a repaired parent loop stays visible instead of failing.
+
+    >>> generations(4, [(0, 1), (1, 2), (0, 2)])
+    [0, 1, 2, 0]
+    >>> generations(3, [(0, 1), (1, 0), (2, 0)])
+    [1, 1, 0]
+    """
+    succ: list[list[int]] = [[] for _ in range(n)]
+    indeg = [0] * n
+    for u, v in pairs:
+        if u != v:
+            succ[u].append(v)
+            indeg[v] += 1
+    gen = [0] * n
+    queue = deque(i for i in range(n) if indeg[i] == 0)
+    done = [False] * n
+    while queue:
+        u = queue.popleft()
+        done[u] = True
+        for v in succ[u]:
+            gen[v] = max(gen[v], gen[u] + 1)
+            indeg[v] -= 1
+            if indeg[v] == 0:
+                queue.append(v)
+    last = max((gen[i] for i in range(n) if done[i]), default=-1)
+    for i in range(n):
+        if not done[i]:
+            gen[i] = max(gen[i], last + 1)
+    return gen
+
+
+def dag_layout(nodes: Sequence[NodeDict], edges: Sequence[EdgeDict]) -> Layout:
+    """Layers by topological generation over every edge; y = rank in the layer."""
+    index = _index(nodes)
+    pairs = [
+        (index[str(e["source"])], index[str(e["target"])])
+        for e in edges
+        if str(e["source"]) in index and str(e["target"]) in index
+    ]
+    gen = generations(len(nodes), pairs)
+    layers: dict[int, list[int]] = defaultdict(list)
+    for i, g in enumerate(gen):
+        layers[g].append(i)
+    y = [0.0] * len(nodes)
+    order: list[int] = []
+    tallest = max((len(m) for m in layers.values()), default=0)
+    for g in sorted(layers):
+        members = sorted(
+            layers[g],
+            key=lambda i: (
+                str(nodes[i].get("trace_id") or ""),
+                nodes[i].get("start") or 0,
+                str(nodes[i]["id"]),
+            ),
+        )
+        offset = (tallest - len(members)) / 2  # centre short layers
+        for rank, i in enumerate(members):
+            y[i] = offset + rank
+            order.append(i)
+    x = [float(g) for g in gen]
+    return Layout("dag", x, list(x), y, order, [], 0, float(max(tallest - 1, 0)))
