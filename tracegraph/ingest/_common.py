@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
-import gc
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any
 
 from tracegraph.domain.ids import (
     normalize_span_id,
@@ -26,34 +24,6 @@ from tracegraph.domain.records import (
     SpanRecord,
     infer_link_type,
 )
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def gc_paused(func: Callable[P, R]) -> Callable[P, R]:
-    """Pause the cyclic garbage collector while the decorated parser runs.
-
-    A parse allocates tens of thousands of container objects that all stay
-    alive (the records), which makes the collector run full passes over a
-    growing heap: measured, that doubled the parse time. Parsers create no
-    reference cycles, so nothing is lost by collecting afterwards instead.
-    Re-enabled only by whoever disabled it, so nesting is safe.
-    """
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        was_enabled = gc.isenabled()
-        if was_enabled:
-            gc.disable()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            if was_enabled:
-                gc.enable()
-
-    return wrapper
-
 
 ZERO_TRACE_ID = "0" * 32
 ZERO_SPAN_ID = "0" * 16

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracegraph.domain.gc import gc_paused
 from tracegraph.domain.ids import normalize_span_id, normalize_trace_id
 from tracegraph.domain.records import (
     Attributes,
@@ -35,7 +36,7 @@ from tracegraph.domain.records import (
     ParseResult,
     SpanRecord,
 )
-from tracegraph.ingest._common import KIND_BY_NAME, gc_paused, keep_first, make_link
+from tracegraph.ingest._common import KIND_BY_NAME, keep_first, make_link
 from tracegraph.ingest.errors import ParseError
 from tracegraph.ingest.registry import register_format
 
@@ -183,7 +184,7 @@ def _parse_span(
 
 
 @register_format("jaeger-json", matches=looks_like_jaeger_json)
-@gc_paused
+@gc_paused()
 def parse_jaeger_json(data: Any) -> ParseResult:
     """Parse Jaeger query JSON: ``{"data": [trace, ...]}``, one trace, or a list of traces.
 

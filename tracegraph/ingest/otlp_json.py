@@ -27,6 +27,7 @@ from typing import Any
 
 import orjson
 
+from tracegraph.domain.gc import gc_paused
 from tracegraph.domain.records import (
     Attributes,
     EventRecord,
@@ -38,7 +39,6 @@ from tracegraph.ingest._common import (
     KIND_BY_NAME,
     STATUS_BY_NAME,
     enum_value,
-    gc_paused,
     keep_first,
     make_link,
     text_span_id,
@@ -303,7 +303,7 @@ def _parse_into(
 
 
 @register_format("otlp-json", content_types=("application/json",), matches=looks_like_otlp_json)
-@gc_paused
+@gc_paused()
 def parse_otlp_json(data: Any) -> ParseResult:
     """Parse a decoded OTLP/JSON trace document (see the module docstring for variants).
 
@@ -327,7 +327,7 @@ def parse_otlp_json(data: Any) -> ParseResult:
     ),
     raw=True,
 )
-@gc_paused
+@gc_paused()
 def parse_otlp_json_lines(text: bytes | str) -> ParseResult:
     """Parse OTLP/JSON Lines: one export object a line, as the Collector's file exporter writes.
 

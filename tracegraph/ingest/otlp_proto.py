@@ -23,8 +23,9 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from tracegraph.domain.gc import gc_paused
 from tracegraph.domain.records import Attributes, EventRecord, ParseResult, SpanRecord
-from tracegraph.ingest._common import gc_paused, keep_first, make_link
+from tracegraph.ingest._common import keep_first, make_link
 from tracegraph.ingest.errors import ParseError
 from tracegraph.ingest.registry import register_format
 
@@ -82,7 +83,7 @@ def _span_id(raw: bytes) -> str | None:
     ),
     raw=True,
 )
-@gc_paused
+@gc_paused()
 def parse_otlp_protobuf(body: bytes) -> ParseResult:
     """Parse an OTLP/protobuf trace export body.
 

@@ -34,8 +34,8 @@ from typing import Any, TypeVar
 
 import orjson
 
+from tracegraph.domain.gc import gc_paused
 from tracegraph.domain.records import ParseResult
-from tracegraph.ingest._common import gc_paused
 from tracegraph.ingest.errors import BodyTooLarge, ParseError
 
 __all__ = [
@@ -168,7 +168,7 @@ def _looks_like_json_lines(body: bytes) -> bool:
     return isinstance(doc, dict) and ("resourceSpans" in doc or "resource_spans" in doc)
 
 
-@gc_paused
+@gc_paused()
 def parse_as(name: str, body: bytes) -> ParseResult:
     """Parse ``body`` as the format called ``name`` (no detection)."""
     fmt = get_format(name)
@@ -181,7 +181,7 @@ def parse_as(name: str, body: bytes) -> ParseResult:
     return fmt.parse(doc)
 
 
-@gc_paused
+@gc_paused()
 def detect_and_parse(
     body: bytes, *, content_type: str = "", max_size: int | None = DEFAULT_MAX_SIZE
 ) -> ParseResult:

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracegraph.domain.gc import gc_paused
 from tracegraph.domain.ids import normalize_span_id, normalize_trace_id
 from tracegraph.domain.records import EventRecord, ParseResult, SpanRecord
-from tracegraph.ingest._common import KIND_BY_NAME, gc_paused, keep_first
+from tracegraph.ingest._common import KIND_BY_NAME, keep_first
 from tracegraph.ingest.errors import ParseError
 from tracegraph.ingest.registry import register_format
 
@@ -77,7 +78,7 @@ def _parse_span(span: dict[str, Any], number: int, result: ParseResult) -> SpanR
 
 
 @register_format("zipkin-v2", matches=looks_like_zipkin_v2)
-@gc_paused
+@gc_paused()
 def parse_zipkin_v2(data: Any) -> ParseResult:
     """Parse a Zipkin v2 span list (or a list of traces, each a span list).
 

@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.db.models.fields.json import KeyTransform
 
 from tracegraph.domain import LinkRecord, SpanRecord, TraceRecord
+from tracegraph.domain.gc import gc_paused
 from tracegraph.traces.mapper import (
     LINK_COLUMNS,
     SPAN_COLUMNS,
@@ -219,7 +220,7 @@ def graph_spans(*, trace_ids: Sequence[str]) -> list[SpanRecord]:
     ids = sorted(set(trace_ids))
     held: dict[tuple[str, str], list[LinkRecord]] = defaultdict(list)
     spans: list[SpanRecord] = []
-    with connection.cursor() as cursor:
+    with gc_paused(), connection.cursor() as cursor:
         for chunk in _chunks(ids):
             marks = ", ".join(["%s"] * len(chunk))
             cursor.execute(_LINK_SQL.format(column="trace_id", marks=marks), list(chunk))

@@ -30,7 +30,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from tracegraph.domain import ParseResult
-from tracegraph.ingest._common import gc_paused
+from tracegraph.domain.gc import gc_paused
 from tracegraph.ingest.errors import ParseError
 from tracegraph.ingest.otlp_json import parse_otlp_json
 from tracegraph.ingest.otlp_proto import parse_otlp_protobuf
@@ -160,7 +160,7 @@ def _media_type(request: HttpRequest) -> str:
     return (request.META.get("CONTENT_TYPE") or "").split(";")[0].strip().lower()
 
 
-@gc_paused  # decoding a body allocates tens of thousands of objects that all stay alive
+@gc_paused()  # decoding a body allocates tens of thousands of objects that all stay alive
 def _parse(body: bytes, content_type: str) -> ParseResult:
     try:
         if content_type == PROTOBUF:
