@@ -155,8 +155,13 @@
     parts.push(tg.el("h4", { text: "Links out (" + out.length + ")", title: "links this span holds: its causes" }));
     if (s && s.dropped && s.dropped.links) parts.push(tg.el("p", { cls: "missing", text: s.dropped.links + " more link(s) dropped by the SDK" }));
     parts.push(out.length ? tg.el("ul", { cls: "linklist" }, out.map(function (l) { return linkRow(l, false); })) : tg.el("p", { cls: "muted", text: "none" }));
+    if (data.incoming_known === false) {
+      parts.push(tg.el("h4", { text: "Links in", title: "links other spans hold to this one: its effects" }));
+      parts.push(tg.el("p", { cls: "missing incoming-unknown", text: "incoming links unknown for this backend (" + (data.backend || "remote") + ")" }));
+    } else {
     parts.push(tg.el("h4", { text: "Links in (" + data.links_in.length + ")", title: "links other spans hold to this one: its effects" }));
     parts.push(data.links_in.length ? tg.el("ul", { cls: "linklist" }, data.links_in.map(function (l) { return linkRow(l, true); })) : tg.el("p", { cls: "muted", text: "none" }));
+    }
     if (s) {
       parts.push(tg.el("h4", { text: "Attributes" }));
       parts.push(tg.attrTable(s.attributes));

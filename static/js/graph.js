@@ -14,10 +14,17 @@
   var journeyBox = document.getElementById("journey");
   var patternsBox = document.getElementById("patterns");
   var hoodBox = document.getElementById("hood");
+  var bannerBox = document.getElementById("banner");
+  var progressBox = document.getElementById("progress");
+  var REMOTE = gd.dataset.remote === "1";  // a remote backend: prefetch with a progress bar
+  var POLL_MS = 300;
   var ALL_TYPES = Array.prototype.map.call(form.querySelectorAll("input[name=types]"), function (i) { return i.value; });
-  var DEFAULTS = { depth: "1", direction: "both", level: "", layout: "timeline", types: "", focus: "", select: "", max_traces: "", max_spans: "" };
-  var ORDER = ["depth", "direction", "level", "layout", "types", "max_traces", "max_spans", "focus", "select"];
-  var FIGURE_KEYS = ["depth", "direction", "level", "layout", "types", "max_traces", "max_spans"];
+  var DEFAULTS = { depth: "1", direction: "both", level: "", layout: "timeline", types: "", focus: "", select: "", max_traces: "", max_spans: "", snapshot: "" };
+  var ORDER = ["depth", "direction", "level", "layout", "types", "max_traces", "max_spans", "focus", "select", "snapshot"];
+  // The same keys, in the same order, as the early fetch in graph.html.
+  var FIGURE_KEYS = ["depth", "direction", "level", "layout", "types", "max_traces", "max_spans", "snapshot"];
+  // What a snapshot froze: changing any of these (or the trace) leaves it for the live graph.
+  var GRAPH_KEYS = ["depth", "direction", "level", "types", "max_traces", "max_spans"];
   // plotGlPixelRatio: plotly draws WebGL at twice the screen's resolution by
   // default; on a 1x screen that is four times the pixels to fill for nothing
   // (measured: 3 s of the first frame at 10,000 spans in software WebGL).
@@ -62,6 +69,9 @@
   }
 
   function go(next, push) {
+    if (state && next.snapshot && (next.trace !== state.trace || GRAPH_KEYS.some(function (k) { return next[k] !== state[k]; }))) {
+      next.snapshot = "";
+    }
     if (push !== false) history.pushState(next, "", toUrl(next));
     return render(next);
   }
@@ -85,6 +95,49 @@
       });
     }
     return tg.getJSON(url);
+  }
+
+  function sleep(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
+
+  function showProgress(job) {
+    if (!job) { progressBox.hidden = true; return; }
+    var pct = Math.max(0, Math.min(100, Math.round(job.percent || 0)));
+    progressBox.hidden = false;
+    document.getElementById("progress-bar").style.width = pct + "%";
+    progressBox.querySelector(".progress").setAttribute("aria-valuenow", String(pct));
+    document.getElementById("progress-text").textContent = pct + "% · " + (job.message || job.state);
+  }
+
+  /** A remote neighbourhood: ask the API to fetch it in the background and
+   *  poll the job (progress bar) until it is done or failed; then the figure. */
+  function prefetch(st, mine) {
+    var q = new URLSearchParams();
+    GRAPH_KEYS.forEach(function (k) { if (st[k] && st[k] !== DEFAULTS[k]) q.set(k, st[k]); });
+    q.set("prefetch", "1");
+    return fetch("/api/graph/" + st.trace + "?" + q.toString(), { headers: { Accept: "application/json" } }).then(function (r) {
+      if (r.status !== 202) return null;  // 200: cached already, or nothing to wait for
+      return r.json().then(function (body) { return poll(body.job, mine); });
+    });
+  }
+
+  function poll(job, mine) {
+    if (mine !== token) return null;
+    setStatus("");
+    showProgress(job);
+    if (job.state === "done" || job.state === "failed") return sleep(POLL_MS / 2);
+    return sleep(POLL_MS).then(function () {
+      return tg.getJSON("/api/jobs/" + job.id).then(function (next) { return poll(next, mine); });
+    });
+  }
+
+  function loadFigure(st, mine) {
+    if (!REMOTE || st.snapshot) return fetchFigure(st);
+    return prefetch(st, mine).catch(function () { return null; }).then(function () {
+      showProgress(null);
+      if (mine !== token) return null;
+      setStatus("Loading the diagram…");
+      return fetchFigure(st);
+    });
   }
 
   function syncControls(st) {
@@ -114,7 +167,7 @@
     window.__tracegraphReady = false;
     syncControls(st);
     var key = figureKey(st);
-    var loading = key === drawnKey && page ? Promise.resolve(page) : (setStatus("Loading the diagram…"), fetchFigure(st));
+    var loading = key === drawnKey && page ? Promise.resolve(page) : (setStatus("Loading the diagram…"), loadFigure(st, mine));
     performance.mark("tg:fetch");
     return loading.then(function (data) {
       performance.mark("tg:data");
@@ -134,6 +187,7 @@
       window.__tracegraphReady = true;
     }).catch(function (err) {
       if (mine !== token) return;
+      showProgress(null);
       setStatus("Could not draw this view: " + err.message);
       window.__tracegraphState = toUrl(st);
       window.__tracegraphReady = true;
@@ -378,6 +432,14 @@
 
   function drawNotices(data, st) {
     var items = [];
+    bannerBox.textContent = data.banner || "";
+    bannerBox.hidden = !data.banner;
+    if (data.snapshot) {
+      items.push(el("div", { cls: "note warn snapshot-note" }, [
+        "Snapshot taken " + data.snapshot.when + "; the live traces may have changed. ",
+        el("button", { cls: "small", text: "Open the live view", attrs: { type: "button" }, on: { click: function () { go(with_({ snapshot: "" })); } } }),
+      ]));
+    }
     if (data.notice) {
       items.push(el("div", { cls: "note warn" }, [data.notice + " ",
         el("button", { cls: "small", text: "Show all spans anyway", attrs: { type: "button" }, on: { click: function () { go(with_({ level: "span", max_spans: String(Math.max(data.stats.spans, 20000)) })); } } })]));
@@ -489,6 +551,36 @@
     }, function () {
       window.prompt("Copy this link:", url);
     }).then(function () { setTimeout(function () { copyButton.textContent = "Copy link"; }, 1500); });
+  });
+
+  var shareButton = document.getElementById("share-snapshot");
+  var shareBox = document.getElementById("share-box");
+  var shareUrl = document.getElementById("share-url");
+  var shareStatus = document.getElementById("share-status");
+  shareButton.addEventListener("click", function () {
+    var q = new URLSearchParams();
+    GRAPH_KEYS.concat(["layout", "focus"]).forEach(function (k) { if (state[k] && state[k] !== DEFAULTS[k]) q.set(k, state[k]); });
+    shareButton.disabled = true;
+    shareStatus.textContent = "storing…";
+    shareBox.hidden = false;
+    fetch("/api/shares", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({ trace_id: state.trace, params: q.toString() }),
+    }).then(function (r) {
+      return r.json().then(function (body) {
+        if (r.status !== 201) throw new Error(body && body.error ? body.error : "HTTP " + r.status);
+        return body;
+      });
+    }).then(function (made) {
+      var url = window.location.origin + made.url;
+      shareUrl.value = url;
+      shareUrl.select();
+      return tg.copyText(url).then(function () { shareStatus.textContent = "copied ✓"; }, function () { shareStatus.textContent = "select and copy"; });
+    }).catch(function (err) {
+      shareUrl.value = "";
+      shareStatus.textContent = "could not share: " + err.message;
+    }).then(function () { shareButton.disabled = false; });
   });
 
   window.addEventListener("popstate", function (ev) {

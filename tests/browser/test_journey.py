@@ -13,7 +13,6 @@ page is screenshotted to test-artifacts/ for people to look at.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -21,20 +20,9 @@ from typing import Any
 import pytest
 
 from tests.builders import sid, span, tid
-from tests.conftest import service_missing
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HOSTILE = "<img src=x onerror=window.__pwned=1>"
 
@@ -58,18 +46,6 @@ POINT_OF = """(text) => {
   return {x: box.left + xa._offset + xa.l2p(spans.x[i]),
           y: box.top + ya._offset + ya.l2p(spans.y[i])};
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-        service_missing("chromium not installed: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 class Watched:

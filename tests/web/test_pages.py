@@ -11,7 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tests.builders import T0, sid, span, tid
 from tracegraph.traces.models import Span
-from tracegraph.traces.services import trace_batch_ingest
+from tracegraph.traces.services import trace_batch_ingest, traces_purge
 from tracegraph.web import views
 
 pytestmark = pytest.mark.django_db
@@ -183,6 +183,25 @@ def test_the_figure_endpoint_draws_the_neighbourhood(client):
     assert data["figure"]["layout"]["xaxis"]["title"]["text"].startswith("ms since 2023-11-14")
     dag = orjson.loads(client.get(f"/graph/{tid(2)}/figure?layout=dag&level=trace").content)
     assert dag["layout"] == "dag" and dag["level"] == "trace"
+
+
+def test_a_snapshot_is_drawn_after_its_traces_are_purged(client):
+    producer_consumer()
+    live = client.get(f"/graph/{tid(2)}/figure?layout=dag").json()
+    body = {"trace_id": tid(2), "params": "layout=dag"}
+    made = client.post("/api/shares", orjson.dumps(body), content_type="application/json").json()
+    traces_purge(older_than_ns=T0 * 10)
+    assert client.get(f"/graph/{tid(2)}").status_code == 404  # the live page: gone
+
+    page = client.get(made["url"], follow=True)
+    assert page.status_code == 200
+    assert page.redirect_chain[-1][0] == f"/graph/{tid(2)}?layout=dag&snapshot={made['id']}"
+    snap = client.get(f"/graph/{tid(2)}/figure?layout=dag&snapshot={made['id']}").json()
+    assert snap["figure"]["data"] == live["figure"]["data"]
+    assert snap["snapshot"]["id"] == made["id"] and snap["banner"] == ""
+    assert client.get(f"/graph/{tid(2)}/figure?snapshot=nope").status_code == 404
+    assert client.get(f"/graph/{tid(1)}/figure?snapshot={made['id']}").status_code == 400
+    assert client.get(f"/graph/{tid(2)}?snapshot=nope").status_code == 404
 
 
 def test_a_big_neighbourhood_switches_to_the_trace_level_and_says_so(client, monkeypatch):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +20,14 @@ from django.views.decorators.http import require_GET
 from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
+from tracegraph.backends import (
+    BackendError,
+    BackendUnavailable,
+    TraceBackend,
+    TraceNotFound,
+    get_backend,
+    summarise_traces,
+)
 from tracegraph.domain import (
     LINK_TYPES,
     LinkRecord,
@@ -31,6 +41,8 @@ from tracegraph.render.figures import LINK_COLOURS, diagram, link_colour
 from tracegraph.traces import jobs, selectors
 from tracegraph.traces.graph_service import GraphParams, trace_graph
 from tracegraph.traces.jobs import JobDict
+from tracegraph.traces.models import SLUG_ALPHABET, Share
+from tracegraph.traces.remote import is_remote
 from tracegraph.traces.tasks import import_file
 from tracegraph.web.errors import ApiError, api
 from tracegraph.web.forms import UploadForm
@@ -49,6 +61,34 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def _local(backend: TraceBackend) -> bool:
+    """The app's own store: the pages use its richer selectors and filters."""
+    return backend.name == "local"
+
+
+def _backend_pages(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Backend errors as pages: not found is the 404 page, no answer a 503, else a 502."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except TraceNotFound as exc:
+            raise Http404(str(exc)) from None
+        except BackendUnavailable as exc:
+            title, status, message = "Trace backend unavailable", 503, str(exc)
+        except BackendError as exc:
+            title, status, message = "Trace backend error", 502, str(exc)
+        return render(
+            request,
+            "problem.html",
+            {"title": title, "message": message, "trace_id": ""},
+            status=status,
+        )
+
+    return wrapper
 
 
 def _when(ns: int) -> str:
@@ -122,13 +162,25 @@ def _search_filters(query: QueryDict) -> tuple[selectors.TraceFilter, dict[str, 
     return filters, raw
 
 
+#: The search filters a remote backend can apply; the others are shown disabled.
+REMOTE_FILTERS = frozenset({"service", "name"})
+REMOTE_SEARCH_LIMIT = 50
+
+
+@_backend_pages
 def search(request: HttpRequest) -> HttpResponse:
-    """``/``: recent traces, filtered; a trace id in the box jumps to the trace."""
+    """``/``: recent traces, filtered; a trace id in the box jumps to the trace.
+
+    On a remote backend only the service and span name reach it (its search
+    API knows no more); link counts it cannot know show as "—", not 0.
+    """
     trace_id = request.GET.get("trace_id", "").strip()
     if trace_id:
         normal = normalize_trace_id(trace_id) if len(trace_id) in (16, 32) else None
         if normal:
             return redirect("trace", trace_id=normal)
+    backend = get_backend()
+    local = _local(backend)
     status, problem, rows = 200, "", []
     try:
         filters, raw = _search_filters(request.GET)
@@ -136,11 +188,17 @@ def search(request: HttpRequest) -> HttpResponse:
         status, problem = exc.status, exc.message
         filters, raw = selectors.TraceFilter(), {"window": "all"}
     else:
-        rows = [
-            {"t": t, "when": _when(t.start), "duration": _ms(t.duration)}
-            for t in selectors.trace_list(filters=filters)
-        ]
+        if local:
+            found = selectors.trace_list(filters=filters)
+        else:
+            found = backend.search(
+                service=raw["service"], name=raw["name"], limit=REMOTE_SEARCH_LIMIT
+            )
+        rows = [{"t": t, "when": _when(t.start), "duration": _ms(t.duration)} for t in found]
     active = any(v for k, v in raw.items() if k != "window") or raw.get("window") != "all"
+    ignored = [] if local else [k for k, v in raw.items() if v and k not in REMOTE_FILTERS]
+    if not local and raw.get("window") == "all":
+        ignored = [k for k in ignored if k != "window"]
     return render(
         request,
         "search.html",
@@ -149,13 +207,29 @@ def search(request: HttpRequest) -> HttpResponse:
             "f": raw,
             "active": active,
             "problem": problem,
-            "services": selectors.service_names(),
+            "services": selectors.service_names() if local else _remote_services(backend),
             "windows": [(k, label) for k, (label, _) in WINDOWS.items()],
             "link_types": [(t, link_colour(t)) for t in LINK_TYPE_CHOICES],
             "bad_trace_id": trace_id if trace_id else "",
+            "local": local,
+            "backend": backend.name,
+            "incoming_known": backend.incoming_known,
+            "ignored": ignored,
         },
         status=status,
     )
+
+
+def _remote_services(backend: TraceBackend) -> list[str]:
+    """The services a remote backend lists, if it can (Jaeger); [] means type one."""
+    services = getattr(backend, "services", None)
+    if services is None:
+        return []
+    try:
+        return list(services())
+    except BackendError as exc:
+        log.warning("listing the services of %s failed: %s", backend.name, exc)
+        return []
 
 
 def _stored_trace(trace_id: str) -> tuple[str, TraceRecord]:
@@ -166,12 +240,35 @@ def _stored_trace(trace_id: str) -> tuple[str, TraceRecord]:
     return normal, summary
 
 
+def _backend_trace(
+    backend: TraceBackend, trace_id: str
+) -> tuple[str, TraceRecord, list[Any], list[LinkRecord]]:
+    """Id, summary, spans and incoming links of a trace read through ``backend``.
+
+    Raises :class:`TraceNotFound` (also for a malformed id), or the backend's errors.
+    """
+    normal = normalize_trace_id(trace_id) if len(trace_id) in (16, 32) else None
+    if normal is None:
+        raise TraceNotFound(trace_id[:64], backend.name)
+    spans = backend.get_trace(normal)
+    incoming = backend.links_into([normal]) if backend.incoming_known else []
+    counts = {normal: len(incoming)} if backend.incoming_known else None
+    summary = summarise_traces(spans, links_in=counts)[0]
+    return normal, summary, spans, incoming
+
+
+@_backend_pages
 def trace_page(request: HttpRequest, trace_id: str) -> HttpResponse:
     """``/traces/<id>``: the waterfall with link badges; ``?focus=<span>`` highlights one."""
-    normal, summary = _stored_trace(trace_id)
-    spans = selectors.trace_spans(trace_ids=[normal])
+    backend = get_backend()
+    if _local(backend):
+        normal, summary = _stored_trace(trace_id)
+        spans = selectors.trace_spans(trace_ids=[normal])
+        links_in = selectors.links_into(trace_ids=[normal])
+    else:
+        normal, summary, spans, links_in = _backend_trace(backend, trace_id)
     incoming: dict[str, list[LinkRecord]] = defaultdict(list)
-    for link in selectors.links_into(trace_ids=[normal]):
+    for link in links_in:
         incoming[link.linked_span_id].append(link)
     depth = _depths(spans)
     span_total = max(summary.duration, 1)
@@ -209,6 +306,8 @@ def trace_page(request: HttpRequest, trace_id: str) -> HttpResponse:
             "focus": focus if focus in {s.span_id for s in spans} else "",
             "focus_missing": focus if focus and focus not in {s.span_id for s in spans} else "",
             "colours": LINK_COLOURS,
+            "backend": backend.name,
+            "incoming_known": backend.incoming_known,
         },
     )
 
@@ -228,32 +327,55 @@ def span_detail(request: HttpRequest, trace_id: str, span_id: str) -> HttpRespon
     The span (attributes, events, status), its links out and in, and for
     every trace on the other end whether it is stored and what it is.
     A span that is not stored but is linked to answers ``span: null``.
+    On a remote backend the other traces are not fetched (``stored`` is
+    unknown, so true: the link is followed on click) and ``incoming_known``
+    says whether ``links_in`` can be trusted.
     """
     trace_id = trace_id_param(trace_id)
     span_id = span_id_param(span_id)
-    span = selectors.span_get(trace_id=trace_id, span_id=span_id)
-    links_in = selectors.span_links(trace_id=trace_id, span_id=span_id, direction="in")
+    backend = get_backend()
+    local = _local(backend)
+    if local:
+        span = selectors.span_get(trace_id=trace_id, span_id=span_id)
+        links_in = selectors.span_links(trace_id=trace_id, span_id=span_id, direction="in")
+    else:
+        spans = backend.get_trace(trace_id)
+        span = next((s for s in spans if s.span_id == span_id), None)
+        links_in = [
+            link
+            for link in (backend.links_into([trace_id]) if backend.incoming_known else [])
+            if link.linked_span_id == span_id
+        ]
     if span is None and not links_in:
         raise ApiError(404, f"span {trace_id}/{span_id} is not stored and nothing links to it")
     others = {link.trace_id for link in links_in}
     if span is not None:
         others |= {link.linked_trace_id for link in span.links if not link.invalid}
     others.add(trace_id)
-    stored = {t.trace_id: t for t in selectors.traces_present(trace_ids=sorted(others))}
+    if local:
+        stored = {t.trace_id: t for t in selectors.traces_present(trace_ids=sorted(others))}
+        traces = {
+            t: {
+                "stored": t in stored,
+                "root_service": stored[t].root_service if t in stored else "",
+                "root_name": stored[t].root_name if t in stored else "",
+            }
+            for t in sorted(others)
+        }
+    else:
+        traces = {
+            t: {"stored": True, "root_service": backend.name, "root_name": f"trace {t[:12]}…"}
+            for t in sorted(others)
+        }
     return _json(
         {
             "trace_id": trace_id,
             "span_id": span_id,
             "span": span_dict(span, links_in) if span is not None else None,
             "links_in": [link_dict(link) for link in links_in],
-            "traces": {
-                t: {
-                    "stored": t in stored,
-                    "root_service": stored[t].root_service if t in stored else "",
-                    "root_name": stored[t].root_name if t in stored else "",
-                }
-                for t in sorted(others)
-            },
+            "traces": traces,
+            "backend": backend.name,
+            "incoming_known": backend.incoming_known,
             "colours": LINK_COLOURS,
         }
     )
@@ -271,18 +393,51 @@ def _graph_state(request: HttpRequest) -> tuple[GraphParams, str, bool]:
     return params, layout, explicit_level
 
 
+def _share(share_id: str) -> Share:
+    """The snapshot ``share_id``; 404 when there is none (a malformed id cannot exist)."""
+    share = None
+    if share_id and len(share_id) <= 16 and not set(share_id) - set(SLUG_ALPHABET):
+        share = Share.objects.filter(pk=share_id).first()
+    if share is None:
+        raise ApiError(404, f"no snapshot {share_id[:40]!r}")
+    return share
+
+
+def _placeholder(trace_id: str) -> TraceRecord:
+    """A header for a trace the page does not read itself; the figure fills it in."""
+    return TraceRecord(trace_id, "", "", 0, 0, 0, 0, 0, 0)
+
+
 def graph_page(request: HttpRequest, trace_id: str) -> HttpResponse:
-    """``/graph/<id>``: the page shell; the diagram comes from :func:`graph_figure`."""
-    normal, summary = _stored_trace(trace_id)
+    """``/graph/<id>``: the page shell; the diagram comes from :func:`graph_figure`.
+
+    With ``snapshot=<share>`` the diagram is the stored one, so the trace may
+    be gone (purged, or dropped by a remote backend). On a remote backend the
+    page does not fetch the trace itself: the figure request does, once.
+    """
+    backend = get_backend()
+    share = None
     try:
         _graph_state(request)
+        if request.GET.get("snapshot"):
+            share = _share(request.GET["snapshot"])
     except ApiError as exc:
         return render(
             request,
             "problem.html",
-            {"title": "Bad parameter", "message": exc.message, "trace_id": normal},
+            {"title": "Bad parameter", "message": exc.message, "trace_id": ""},
             status=exc.status,
         )
+    remote = is_remote(backend)
+    if share is not None or remote:
+        normal = share.trace_id if share is not None else normalize_trace_id(trace_id)
+        if normal is None:
+            raise Http404(f"{trace_id[:64]} is not a trace id.")
+        summary = _placeholder(normal)
+        if _local(backend):
+            summary = selectors.trace_get(trace_id=normal) or summary
+    else:
+        _, summary = _stored_trace(trace_id)
     return render(
         request,
         "graph.html",
@@ -292,6 +447,9 @@ def graph_page(request: HttpRequest, trace_id: str) -> HttpResponse:
             "duration": _ms(summary.duration),
             "link_types": [(t, link_colour(t)) for t in LINK_TYPE_CHOICES],
             "colours": LINK_COLOURS,
+            "remote": remote and share is None,
+            "backend": backend.name,
+            "snapshot": share.id if share is not None else "",
         },
     )
 
@@ -302,9 +460,13 @@ def graph_figure(request: HttpRequest, trace_id: str) -> HttpResponse:
 
     ``level`` absent means automatic: spans, or traces when the neighbourhood
     has more than :data:`AUTO_SPAN_LIMIT` spans (the answer says so).
+    ``snapshot=<share>`` draws the stored graph of that share instead of the
+    live one, the same way (only ``layout`` may differ from the share's).
     """
     trace_id = trace_id_param(trace_id)
     params, layout, explicit_level = _graph_state(request)
+    if request.GET.get("snapshot"):
+        return _snapshot_figure(request, trace_id)
     view = trace_graph(trace_id=trace_id, params=params)
     if view is None:
         raise ApiError(404, f"trace {trace_id} is not stored")
@@ -318,10 +480,46 @@ def graph_figure(request: HttpRequest, trace_id: str) -> HttpResponse:
         )
     payload = graph_payload(view, params)
     unloaded = [c["trace_id"] for c in view.hood.cut]
+    return _json(_figure_answer(payload, params, layout, unloaded=unloaded, notice=notice))
+
+
+def _snapshot_figure(request: HttpRequest, trace_id: str) -> HttpResponse:
+    share = _share(request.GET["snapshot"])
+    if share.trace_id != trace_id:
+        raise ApiError(400, f"snapshot {share.id} is of trace {share.trace_id}, not {trace_id}")
+    payload = share.graph()
+    params = replace(graph_params(share.params), level=payload.get("level", "span"))
+    layout = choice_param(
+        request.GET,
+        "layout",
+        choices=("timeline", "dag"),
+        default=share.params.get("layout", "timeline"),
+    )
+    # The live answer's cut includes the depth frontier; a stored one keeps them apart.
+    unloaded = [c["trace_id"] for c in (*payload.get("cut", ()), *payload.get("frontier", ()))]
+    answer = _figure_answer(payload, params, layout, unloaded=unloaded)
+    answer["snapshot"] = {
+        "id": share.id,
+        "created": share.created.isoformat(),
+        "when": share.created.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "backend": share.backend,
+    }
+    return _json(answer)
+
+
+def _figure_answer(
+    payload: dict[str, Any],
+    params: GraphParams,
+    layout: str,
+    *,
+    unloaded: list[str],
+    notice: str = "",
+) -> dict[str, Any]:
+    """The figure endpoint's answer for a graph payload (live or stored)."""
     d = diagram(
         payload["nodes"],
         payload["edges"],
-        level=params.level,  # type: ignore[arg-type]
+        level=params.level,
         layout=layout,  # type: ignore[arg-type]
         unloaded=unloaded,
     )
@@ -333,31 +531,31 @@ def graph_figure(request: HttpRequest, trace_id: str) -> HttpResponse:
                 labels[t] = [n.get("root_service", ""), n.get("root_name", "")]
             elif not n.get("parent") and not n.get("ghost") and t not in labels:
                 labels[t] = [n.get("service", ""), n.get("name", "")]
-    return _json(
-        {
-            "figure": d.figure,
-            "traces": d.traces,
-            "clickable": d.clickable,
-            "links": d.links,
-            "labels": labels,
-            "layout": d.layout,
-            "level": params.level,
-            "auto_level": bool(notice),
-            "notice": notice,
-            "depth": params.depth,
-            "max_traces": params.max_traces,
-            "max_spans": params.max_spans,
-            "patterns": payload["patterns"],
-            "truncated": payload["truncated"],
-            "cut": payload["cut"],
-            "frontier": payload["frontier"],
-            "missing": payload["missing"],
-            "unloaded": unloaded,
-            "hood": payload["traces"],
-            "stats": payload["stats"],
-            "colours": LINK_COLOURS,
-        }
-    )
+    stats = payload["stats"]
+    return {
+        "figure": d.figure,
+        "traces": d.traces,
+        "clickable": d.clickable,
+        "links": d.links,
+        "labels": labels,
+        "layout": d.layout,
+        "level": params.level,
+        "auto_level": bool(notice),
+        "notice": notice,
+        "banner": payload.get("banner") or stats.get("banner", ""),
+        "depth": params.depth,
+        "max_traces": params.max_traces,
+        "max_spans": params.max_spans,
+        "patterns": payload["patterns"],
+        "truncated": payload["truncated"],
+        "cut": payload["cut"],
+        "frontier": payload["frontier"],
+        "missing": payload["missing"],
+        "unloaded": unloaded,
+        "hood": payload["traces"],
+        "stats": stats,
+        "colours": LINK_COLOURS,
+    }
 
 
 def _other_traces(spans, incoming) -> list[str]:  # type: ignore[no-untyped-def]
