@@ -323,7 +323,11 @@
       x = [src.x[hit[1]]];
       y = [src.y[hit[1]]];
     }
-    Plotly.restyle(gd, { x: [x], y: [y] }, [idx]);
+    // A restyle redraws every WebGL trace (a second at 100,000 spans): skip it
+    // when the selection marker is already where it should be.
+    var cur = gd.data[idx];
+    var same = cur.x.length === x.length && (!x.length || (cur.x[0] === x[0] && cur.y[0] === y[0]));
+    if (!same) Plotly.restyle(gd, { x: [x], y: [y] }, [idx]);
     var key = st.trace + "|" + sel + "|" + page.level;
     if (key === detailKey) return;
     detailKey = key;
@@ -526,7 +530,11 @@
         y.push(src.y[hit[1]]);
       });
     }
-    Plotly.restyle(gd, { x: [x], y: [y] }, [idx]);
+    // A restyle redraws every WebGL trace (a second at 100,000 spans): skip it
+    // when the selection marker is already where it should be.
+    var cur = gd.data[idx];
+    var same = cur.x.length === x.length && (!x.length || (cur.x[0] === x[0] && cur.y[0] === y[0]));
+    if (!same) Plotly.restyle(gd, { x: [x], y: [y] }, [idx]);
   }
 
   // --- controls ----------------------------------------------------------

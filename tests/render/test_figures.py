@@ -154,3 +154,25 @@ def test_ghosts_of_stored_traces_outside_the_view_say_not_loaded():
     ticks = d.figure["layout"]["yaxis"]["ticktext"]
     assert ticks[1].startswith("not loaded u") and ticks[2].startswith("not stored v")
     assert d.clickable["ghosts"]["s"] == ["G", "H"]
+
+
+def test_a_huge_timeline_starts_with_bars_and_elbows_hidden_but_in_the_legend():
+    from tracegraph.render.figures import HUGE, diagram
+
+    n = HUGE + 1
+    nodes = [
+        {"id": f"{'a' * 32}:{i:016x}", "trace_id": "a" * 32, "span_id": f"{i:016x}",
+         "parent": "" if i == 0 else f"{0:016x}", "name": "op", "service": "svc", "kind": 1,
+         "start": i * 1000, "end": i * 1000 + 500, "status": 0, "ghost": False}
+        for i in range(n)
+    ]  # fmt: skip
+    edges = [
+        {"source": nodes[0]["id"], "target": nodes[i]["id"], "kind": "child"} for i in range(1, n)
+    ]
+    fig = diagram(nodes, edges).figure
+    by_name = {t["name"]: t for t in fig["data"]}
+    assert by_name["durations"]["visible"] == "legendonly"
+    assert by_name["durations"]["showlegend"] is True
+    assert by_name["parent → child"]["visible"] == "legendonly"
+    assert by_name["spans"].get("visible", True) is True
+    assert len(by_name["spans"]["x"]) == n

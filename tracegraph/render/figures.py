@@ -99,6 +99,12 @@ _PLOT_PX = 640.0
 #: parent -> child elbows start hidden (legend toggles them), thinner link lines.
 BIG = 5_000
 
+#: Above this many nodes the duration bars start hidden too (the legend
+#: brings them back): at 100,000 spans their 300,000-vertex polyline cost
+#: 10 s of the first frame in software WebGL, and bars narrower than a pixel
+#: say nothing the span markers do not.
+HUGE = 20_000
+
 
 def link_colour(link_type: str) -> str:
     """The colour of a link type; unknown types get the untyped-link grey.
@@ -415,7 +421,8 @@ def _build(
                     line={"color": colour, "width": bar_width},
                     hoverinfo="skip",
                     legendgroup=name,
-                    showlegend=name == "errors" and bool(members),
+                    showlegend=(name == "errors" and bool(members)) or len(nodes) > HUGE,
+                    visible="legendonly" if len(nodes) > HUGE else True,
                     meta={"role": "bars"},
                 )
             )
