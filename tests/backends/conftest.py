@@ -8,20 +8,9 @@ import pytest
 
 from tracegraph.backends import clear_backend_cache
 
-from .server import FakeBackendServer, start_server
+from .server import backend_server
 
-
-@pytest.fixture
-def backend_server() -> Iterator[FakeBackendServer]:
-    """A server for this test; route paths to fixture files, then assert on its requests."""
-    state, httpd, thread = start_server()
-    try:
-        yield state
-    finally:
-        state.stopping.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
+__all__ = ["backend_server"]  # the fixture, defined beside the server it starts
 
 
 @pytest.fixture(autouse=True)

@@ -10,9 +10,12 @@ from __future__ import annotations
 import gzip
 import threading
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+
+import pytest
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "backends"
 
@@ -105,3 +108,16 @@ def start_server() -> tuple[FakeBackendServer, ThreadingHTTPServer, threading.Th
     thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     return state, httpd, thread
+
+
+@pytest.fixture
+def backend_server() -> Iterator[FakeBackendServer]:
+    """A server for this test; route paths to fixture files, then assert on its requests."""
+    state, httpd, thread = start_server()
+    try:
+        yield state
+    finally:
+        state.stopping.set()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)

@@ -14,12 +14,12 @@ import pytest
 from django.core.cache import caches
 from django.core.cache.backends.locmem import LocMemCache
 
-from tests.backends.server import FakeBackendServer, start_server
+from tests.backends.server import FakeBackendServer, backend_server
 from tests.tasks.conftest import Broker, Finished, broker, redis_url, worker
 from tracegraph.backends import clear_backend_cache
 from tracegraph.celery import app
 
-__all__ = ["broker", "redis_url", "worker"]  # the worker tests' fixtures, shared
+__all__ = ["backend_server", "broker", "redis_url", "worker"]  # fixtures shared with other folders
 
 TIMEOUT_S = 1
 
@@ -37,18 +37,6 @@ def _fresh_backends_and_cache() -> Iterator[None]:
     clear()
     yield
     clear()
-
-
-@pytest.fixture
-def backend_server() -> Iterator[FakeBackendServer]:
-    state, httpd, thread = start_server()
-    try:
-        yield state
-    finally:
-        state.stopping.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
 
 
 @pytest.fixture

@@ -1,17 +1,23 @@
-"""One error type for the JSON API; the ``api`` decorator turns it into a response."""
+"""One error type for the JSON API, and the ``api`` decorator that answers it.
+
+A view decorated with ``api`` returns a dict (sent as JSON) or a response;
+:class:`ApiError`, the backends' errors and a database outage become
+``{"error": ...}`` with the right status code (DESIGN §5, §8).
+"""
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
+import orjson
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
 from tracegraph.backends import BackendError, BackendUnavailable, TraceNotFound
 
-__all__ = ["ApiError", "api"]
+__all__ = ["ApiError", "api", "error_response", "json_response"]
 
 
 class ApiError(Exception):
@@ -22,38 +28,65 @@ class ApiError(Exception):
         self.headers = headers or {}
 
 
+def json_response(data: Any, *, status: int = 200, **headers: str) -> HttpResponse:
+    """JSON by orjson (an 11 MB graph answer in a tenth of the time of ``json``).
+
+    ``headers`` use underscores for dashes: ``Content_Disposition=...``.
+    """
+    response = HttpResponse(
+        orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS),
+        content_type="application/json",
+        status=status,
+    )
+    for key, value in headers.items():
+        response[key.replace("_", "-")] = value
+    return response
+
+
 def error_response(
     status: int, message: str, headers: dict[str, str] | None = None
-) -> JsonResponse:
-    response = JsonResponse({"error": message}, status=status)
+) -> HttpResponse:
+    response = json_response({"error": message}, status=status)
     for key, value in (headers or {}).items():
         response[key] = value
     return response
 
 
-def api(view: Callable[..., Any]) -> Callable[..., HttpResponse]:
-    """Answer with the view's dict as JSON, or ``{"error": ...}`` with its status."""
+def _answer(
+    view: Callable[..., Any], request: HttpRequest, *args: Any, **kwargs: Any
+) -> HttpResponse:
+    try:
+        result = view(request, *args, **kwargs)
+    except ApiError as exc:
+        return error_response(exc.status, exc.message, exc.headers)
+    except TraceNotFound as exc:
+        return error_response(404, str(exc))
+    except BackendUnavailable as exc:
+        return error_response(503, str(exc), {"Retry-After": "10"})
+    except BackendError as exc:
+        return error_response(502, str(exc))
+    except DatabaseError:
+        return error_response(
+            503, "the trace store is unavailable; retry shortly", {"Retry-After": "5"}
+        )
+    return result if isinstance(result, HttpResponse) else json_response(result)
 
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if request.method not in {"GET", "HEAD"}:
-            return error_response(405, f"method {request.method} not allowed; use GET")
-        try:
-            result = view(request, *args, **kwargs)
-        except ApiError as exc:
-            return error_response(exc.status, exc.message, exc.headers)
-        except TraceNotFound as exc:
-            return error_response(404, str(exc))
-        except BackendUnavailable as exc:
-            return error_response(503, str(exc), {"Retry-After": "10"})
-        except BackendError as exc:
-            return error_response(502, str(exc))
-        except DatabaseError:
-            return error_response(
-                503, "the trace store is unavailable; retry shortly", {"Retry-After": "5"}
-            )
-        if isinstance(result, HttpResponse):
-            return result
-        return JsonResponse(result, json_dumps_params={"separators": (",", ":")})
 
-    return wrapper
+def api(
+    view: Callable[..., Any] | None = None, *, methods: Collection[str] = ("GET", "HEAD")
+) -> Any:
+    """Decorate a JSON view: ``@api`` (GET/HEAD) or ``@api(methods=("POST",))``."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., HttpResponse]:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method not in methods:
+                allowed = ", ".join(m for m in methods if m != "HEAD")
+                return error_response(
+                    405, f"method {request.method} not allowed; use {allowed}", {"Allow": allowed}
+                )
+            return _answer(view, request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate(view) if view is not None else decorate

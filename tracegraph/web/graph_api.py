@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from django.http import HttpRequest, HttpResponse
 from kombu.exceptions import OperationalError as KombuOperationalError
 
@@ -27,7 +26,7 @@ from tracegraph.traces.graph_service import (
     graph_prefetch_start,
     trace_graph,
 )
-from tracegraph.web.errors import ApiError, api
+from tracegraph.web.errors import ApiError, api, json_response
 from tracegraph.web.params import choice_param, int_param, span_id_param, trace_id_param
 
 __all__ = ["graph", "graph_params", "graph_payload", "journey_view", "link_stats"]
@@ -92,17 +91,6 @@ def graph_payload(view: GraphView, params: GraphParams) -> dict[str, Any]:
     }
 
 
-def _json(data: Any, *, status: int = 200, **headers: str) -> HttpResponse:
-    response = HttpResponse(
-        orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS),
-        content_type="application/json",
-        status=status,
-    )
-    for key, value in headers.items():
-        response[key.replace("_", "-")] = value
-    return response
-
-
 @api
 def graph(request: HttpRequest, trace_id: str) -> HttpResponse:
     trace_id = trace_id_param(trace_id)
@@ -118,7 +106,7 @@ def graph(request: HttpRequest, trace_id: str) -> HttpResponse:
                 503, f"the job queue (Redis) is unreachable: {exc}", headers={"Retry-After": "5"}
             ) from None
         if job is not None:
-            return _json({"job": job}, status=202)
+            return json_response({"job": job}, status=202)
     view = trace_graph(trace_id=trace_id, params=params)
     if view is None:
         raise ApiError(404, f"trace {trace_id} is not stored")
@@ -127,11 +115,11 @@ def graph(request: HttpRequest, trace_id: str) -> HttpResponse:
         response["Content-Disposition"] = f'attachment; filename="tracegraph-{trace_id}.graphml"'
         return response
     if fmt == "json":
-        return _json(
+        return json_response(
             to_node_link(view.graph),
             Content_Disposition=f'attachment; filename="tracegraph-{trace_id}.json"',
         )
-    return _json(graph_payload(view, params))
+    return json_response(graph_payload(view, params))
 
 
 @api
@@ -149,7 +137,7 @@ def journey_view(request: HttpRequest, trace_id: str, span_id_: str) -> HttpResp
     if node not in view.span_graph or view.span_graph.nodes[node].get("ghost"):
         raise ApiError(404, f"span {trace_id}/{span} is not stored")
     j = journey(view.span_graph, node)
-    return _json(
+    return json_response(
         {
             "focus": j.focus,
             "latency": j.latency,

@@ -10,21 +10,20 @@ redirects to the graph page with ``snapshot=<id>``, which loads it.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from tracegraph.backends import BackendError, BackendUnavailable, TraceNotFound, get_backend
+from tracegraph.backends import get_backend
 from tracegraph.traces.graph_service import trace_graph
 from tracegraph.traces.models import SLUG_ALPHABET, Share
-from tracegraph.web.errors import ApiError, api, error_response
+from tracegraph.web.errors import ApiError, api, json_response
 from tracegraph.web.graph_api import graph_params, graph_payload
 from tracegraph.web.params import choice_param, span_id_param, trace_id_param
 
@@ -36,41 +35,6 @@ PAGE_PARAMS = ("depth", "direction", "level", "layout", "focus", "types", "max_t
 IGNORED_PARAMS = frozenset({"snapshot", "prefetch", "format"})
 MAX_BODY_BYTES = 64 * 1024
 _TRIES = 5  # slug collisions at 50 bits: never in practice, handled anyway
-
-
-def _json(data: Any, *, status: int = 200) -> HttpResponse:
-    return HttpResponse(
-        orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS),
-        content_type="application/json",
-        status=status,
-    )
-
-
-def _post_api(view: Callable[[HttpRequest], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
-    """The ``api`` decorator's error mapping, for a POST endpoint."""
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest) -> HttpResponse:
-        if request.method != "POST":
-            return error_response(
-                405, f"method {request.method} not allowed; use POST", {"Allow": "POST"}
-            )
-        try:
-            return view(request)
-        except ApiError as exc:
-            return error_response(exc.status, exc.message, exc.headers)
-        except TraceNotFound as exc:
-            return error_response(404, str(exc))
-        except BackendUnavailable as exc:
-            return error_response(503, str(exc), {"Retry-After": "10"})
-        except BackendError as exc:
-            return error_response(502, str(exc))
-        except DatabaseError:
-            return error_response(
-                503, "the trace store is unavailable; retry shortly", {"Retry-After": "5"}
-            )
-
-    return wrapper
 
 
 def _page_params(raw: Any) -> dict[str, str]:
@@ -102,7 +66,7 @@ def _page_params(raw: Any) -> dict[str, str]:
 
 
 @csrf_exempt  # no sessions or logins to ride on: a forged POST can only make a snapshot
-@_post_api
+@api(methods=("POST",))
 def share_create(request: HttpRequest) -> HttpResponse:
     """``POST /api/shares``: build the graph now, store it, answer ``{id, url, api}`` (201)."""
     if len(request.body) > MAX_BODY_BYTES:
@@ -136,7 +100,7 @@ def share_create(request: HttpRequest) -> HttpResponse:
             continue
     if share is None:
         raise ApiError(503, "could not pick a free share id; retry")
-    return _json(_meta(share), status=201)
+    return json_response(_meta(share), status=201)
 
 
 def _meta(share: Share) -> dict[str, Any]:
@@ -163,7 +127,7 @@ def share_detail(request: HttpRequest, share_id: str) -> HttpResponse:
     share = _share_or_none(share_id)
     if share is None:
         raise ApiError(404, f"no share {share_id[:40]!r}")
-    response = _json({**share.graph(), "snapshot": _meta(share)})
+    response = json_response({**share.graph(), "snapshot": _meta(share)})
     response["Cache-Control"] = "public, max-age=86400, immutable"  # a snapshot never changes
     return response
 

@@ -12,7 +12,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from django.core.files.uploadedfile import UploadedFile
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
@@ -44,7 +43,7 @@ from tracegraph.traces.jobs import JobDict
 from tracegraph.traces.models import SLUG_ALPHABET, Share
 from tracegraph.traces.remote import is_remote
 from tracegraph.traces.tasks import import_file
-from tracegraph.web.errors import ApiError, api
+from tracegraph.web.errors import ApiError, api, json_response
 from tracegraph.web.forms import UploadForm
 from tracegraph.web.graph_api import graph_params, graph_payload
 from tracegraph.web.params import choice_param, span_id_param, trace_id_param
@@ -312,14 +311,6 @@ def trace_page(request: HttpRequest, trace_id: str) -> HttpResponse:
     )
 
 
-def _json(data: Any, status: int = 200) -> HttpResponse:
-    return HttpResponse(
-        orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS),
-        content_type="application/json",
-        status=status,
-    )
-
-
 @api
 def span_detail(request: HttpRequest, trace_id: str, span_id: str) -> HttpResponse:
     """``/traces/<id>/spans/<span>``: page data for the span panel (trace and graph pages).
@@ -367,7 +358,7 @@ def span_detail(request: HttpRequest, trace_id: str, span_id: str) -> HttpRespon
             t: {"stored": True, "root_service": backend.name, "root_name": f"trace {t[:12]}…"}
             for t in sorted(others)
         }
-    return _json(
+    return json_response(
         {
             "trace_id": trace_id,
             "span_id": span_id,
@@ -480,7 +471,7 @@ def graph_figure(request: HttpRequest, trace_id: str) -> HttpResponse:
         )
     payload = graph_payload(view, params)
     unloaded = [c["trace_id"] for c in view.hood.cut]
-    return _json(_figure_answer(payload, params, layout, unloaded=unloaded, notice=notice))
+    return json_response(_figure_answer(payload, params, layout, unloaded=unloaded, notice=notice))
 
 
 def _snapshot_figure(request: HttpRequest, trace_id: str) -> HttpResponse:
@@ -504,7 +495,7 @@ def _snapshot_figure(request: HttpRequest, trace_id: str) -> HttpResponse:
         "when": share.created.strftime("%Y-%m-%d %H:%M:%S UTC"),
         "backend": share.backend,
     }
-    return _json(answer)
+    return json_response(answer)
 
 
 def _figure_answer(
