@@ -114,12 +114,14 @@ def trace_graph(
     else:
         level = G
     anomalies = G.graph.get("anomalies", {})
+    type_counts = link_type_counts(G)
+    ghosts = sum(1 for _, d in G.nodes(data=True) if d.get("ghost"))
     stats = {
         "traces": len(hood.traces),
-        "spans": sum(1 for _, d in G.nodes(data=True) if not d.get("ghost")),
-        "ghosts": sum(1 for _, d in G.nodes(data=True) if d.get("ghost")),
-        "links": sum(link_type_counts(G).values()),
-        "link_types": link_type_counts(G),
+        "spans": G.number_of_nodes() - ghosts,
+        "ghosts": ghosts,
+        "links": sum(type_counts.values()),
+        "link_types": type_counts,
         "anomalies": anomalies.get("counts", {}),
         "incoming_known": hood.incoming_known,
         # Why forward expansion may miss links ("" when it does not).
