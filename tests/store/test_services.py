@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from tests.builders import sid, span, tid
+from tests.builders import T0, sid, span, tid
 from tracegraph.domain import LinkRecord
 from tracegraph.traces import selectors
 from tracegraph.traces.models import Span, SpanLink, Trace
-from tracegraph.traces.services import trace_batch_ingest
+from tracegraph.traces.services import trace_batch_ingest, traces_purge
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +126,16 @@ def test_records_round_trip_through_the_store():
 
 def _fields(record):  # type: ignore[no-untyped-def]
     return {f: getattr(record, f) for f in record.__dataclass_fields__}
+
+
+def test_purging_a_consumer_updates_the_links_in_of_its_producer():
+    #   trace 1: publish (recent)  <──link──  trace 2: consume (old, purged)
+    trace_batch_ingest(
+        spans=[
+            span(*PRODUCER, name="publish", start=10**12),
+            span(tid(2), sid(2), name="consume", links=(PRODUCER,)),
+        ]
+    )
+    assert Trace.objects.get(trace_id=tid(1)).links_in == 1
+    assert traces_purge(older_than_ns=T0 + 10**9) == 1
+    assert Trace.objects.get(trace_id=tid(1)).links_in == 0

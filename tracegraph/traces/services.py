@@ -197,12 +197,17 @@ def traces_purge(*, older_than_ns: int) -> int:
     """Delete traces whose last span ended before ``older_than_ns``; returns how many."""
     from tracegraph.traces.models import Span, SpanLink, Trace
 
-    with transaction.atomic():
+    with transaction.atomic(), connection.cursor() as cursor:
         ids = list(
             Trace.objects.filter(end_ns__lt=older_than_ns).values_list("trace_id", flat=True)
         )
+        linked: set[str] = set()
         for chunk in _chunks(ids):
-            SpanLink.objects.filter(trace_id__in=chunk).delete()
+            held = SpanLink.objects.filter(trace_id__in=chunk)
+            linked.update(held.values_list("linked_trace_id", flat=True))
+            held.delete()
             Span.objects.filter(trace_id__in=chunk).delete()
             Trace.objects.filter(trace_id__in=chunk).delete()
+        # Traces the purged ones linked to keep their summary's links_in exact.
+        _refresh(cursor, [], sorted(linked - set(ids)), time.time_ns())
     return len(ids)
