@@ -31,7 +31,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from tracegraph.domain import ParseResult
 from tracegraph.domain.gc import gc_paused
-from tracegraph.ingest.errors import ParseError
+from tracegraph.ingest.errors import BodyTooLarge, ParseError
 from tracegraph.ingest.otlp_json import parse_otlp_json
 from tracegraph.ingest.otlp_proto import parse_otlp_protobuf
 from tracegraph.traces.jobs import QueueFull, QueueUnavailable, ingest_body_stash
@@ -45,10 +45,6 @@ log = logging.getLogger(__name__)
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 _READ_CHUNK = 1 << 20
-
-
-class BodyTooLarge(Exception):
-    pass
 
 
 class Rejected(Exception):
@@ -108,7 +104,7 @@ def _read_raw(request: HttpRequest, limit: int) -> bytes:
         except ValueError:
             raise Rejected(400, f"bad Content-Length {length!r}") from None
         if size > limit:
-            raise BodyTooLarge
+            raise BodyTooLarge(limit)
         return request.read(size) if size else b""
     stream: BinaryIO | None = request.META.get("wsgi.input")
     if stream is None or not request.META.get("wsgi.input_terminated"):
@@ -122,7 +118,7 @@ def _read_raw(request: HttpRequest, limit: int) -> bytes:
             return b"".join(parts)
         total += len(chunk)
         if total > limit:
-            raise BodyTooLarge
+            raise BodyTooLarge(limit)
         parts.append(chunk)
 
 
@@ -130,7 +126,7 @@ def _decode(raw: bytes, encoding: str, limit: int) -> bytes:
     """Undo Content-Encoding, stopping at ``limit`` output bytes (a gzip bomb stays small)."""
     if encoding in ("", "identity"):
         if len(raw) > limit:
-            raise BodyTooLarge
+            raise BodyTooLarge(limit)
         return raw
     if encoding in ("gzip", "x-gzip"):
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -144,7 +140,7 @@ def _decode(raw: bytes, encoding: str, limit: int) -> bytes:
         while data:
             out += inflater.decompress(data, limit + 1 - len(out))
             if len(out) > limit:
-                raise BodyTooLarge
+                raise BodyTooLarge(limit)
             data = inflater.unconsumed_tail
         out += inflater.flush()
     except zlib.error as exc:
@@ -152,7 +148,7 @@ def _decode(raw: bytes, encoding: str, limit: int) -> bytes:
     if not inflater.eof:
         raise Rejected(400, f"body is truncated {encoding}")
     if len(out) > limit:
-        raise BodyTooLarge
+        raise BodyTooLarge(limit)
     return bytes(out)
 
 
