@@ -67,6 +67,32 @@ def test_the_batch_neighbourhood_has_its_producers_and_the_pattern(client, batch
     assert data["stats"]["spans"] == 6
 
 
+NODE_FIELDS = {"id", "trace_id", "span_id", "parent", "name", "service", "kind", "start", "end",
+               "status", "ghost"}  # fmt: skip
+
+
+def test_every_node_ghost_or_not_has_the_same_fields_and_edges_name_them(client, batch):
+    trace_batch_ingest(
+        spans=[span(tid(30), sid(30), name="orphan consumer", start=500 * MS,
+                    links=((tid(99), sid(99)),))]
+    )  # fmt: skip
+    data = graph(client, tid(30))
+    nodes = {n["id"]: n for n in data["nodes"]}
+    assert all(set(n) == NODE_FIELDS for n in nodes.values())
+    ghost = nodes[f"{tid(99)}:{sid(99)}"]
+    assert ghost["ghost"] is True and ghost["start"] is None and ghost["name"] == ""
+    assert nodes[f"{tid(30)}:{sid(30)}"]["ghost"] is False
+    assert [(e["source"], e["target"], e["kind"]) for e in data["edges"]] == [
+        (f"{tid(99)}:{sid(99)}", f"{tid(30)}:{sid(30)}", "link")
+    ]
+    full = graph(client, tid(10))
+    child = [e for e in full["edges"] if e["kind"] == "child"]
+    assert child == [{"source": f"{tid(10)}:{sid(10)}", "target": f"{tid(10)}:{sid(11)}",
+                      "kind": "child"}]  # fmt: skip
+    finding = next(p for p in full["patterns"] if p["kind"] == "batch_fan_in")
+    assert all(isinstance(a, str) and isinstance(b, str) for a, b in finding["links"])
+
+
 def test_depth_zero_is_the_trace_alone_with_its_frontier(client, batch):
     data = graph(client, tid(10), depth=0)
     assert traces_of(data) == {tid(10)}

@@ -187,22 +187,23 @@ def _build(spans: Iterable[SpanRecord], links: Iterable[LinkRecord] | None) -> n
 
     # Dedupe span ids: the first span wins, later copies are only counted
     # (jaeger-ui does the same; a re-sent span is usually identical).
+    # Nodes go straight into networkx's own dicts, exactly what add_nodes_from
+    # and add_edges_from build, without their per-call overhead (3x faster at
+    # 20,000 spans). Only these three dicts are written; G's views read them.
+    node, succ, pred = G._node, G._succ, G._pred
     loaded: dict[NodeKey, SpanRecord] = {}
     trace_ids: dict[str, str] = {}  # one string object per trace id: memory
+    truncated: set[NodeKey] = set()
+    dropped = 0
     for span in spans:
-        key = (trace_ids.setdefault(span.trace_id, span.trace_id), span.span_id)
+        t = trace_ids.setdefault(span.trace_id, span.trace_id)
+        key = (t, span.span_id)
         if key in loaded:
             anomalies["duplicate_spans"].append(key)
             continue
         loaded[key] = span
-
-    # Bulk insert into networkx's own dicts, exactly what add_nodes_from and
-    # add_edges_from build, without their per-call overhead (3x faster at
-    # 20,000 spans). Only these three dicts are written; G's views read them.
-    node, succ, pred = G._node, G._succ, G._pred
-    for key, span in loaded.items():
         node[key] = {
-            "trace_id": key[0],
+            "trace_id": t,
             "span_id": span.span_id,
             "name": span.name,
             "service": span.service,
@@ -215,46 +216,52 @@ def _build(spans: Iterable[SpanRecord], links: Iterable[LinkRecord] | None) -> n
         }
         succ[key] = {}
         pred[key] = {}
+        if span.dropped_links_count > 0:
+            truncated.add(key)
+            dropped += span.dropped_links_count
+        elif span.attributes and _truthy(span.attributes.get("batch.links_truncated", False)):
+            truncated.add(key)
 
     # Parent edges. A parent pointer that is missing makes an orphan root; a
     # pointer that closes a cycle is cut at one span, which becomes a root.
     parent_of: dict[NodeKey, NodeKey] = {}
+    orphans = anomalies["orphans"]
     for key, span in loaded.items():
         pid = span.parent_span_id
-        if not pid:
-            continue
-        pkey = (key[0], pid)
-        if pkey in loaded:
-            parent_of[key] = pkey
-        else:
-            anomalies["orphans"].append(key)
+        if pid:
+            pkey = (key[0], pid)
+            if pkey in loaded:
+                parent_of[key] = pkey
+            else:
+                orphans.append(key)
     for cut in _cycle_cuts(parent_of, loaded):
         del parent_of[cut]
         anomalies["parent_cycles"].append(cut)
 
+    skewed = anomalies["clock_skew"]
     for key, pkey in parent_of.items():
         keydict = {0: {"kind": "child"}}  # one child edge per pair: key 0
         succ[pkey][key] = keydict
         pred[key][pkey] = keydict
         child, parent = loaded[key], loaded[pkey]
         if child.start < parent.start or child.end > parent.end:
-            anomalies["clock_skew"].append(key)
+            skewed.append(key)
 
-    # Link edges, cause -> effect.
-    seen_links: set[LinkRef] = set()
-    truncated: set[NodeKey] = set()
-    dropped = 0
+    # Link edges, cause -> effect. A link is known by (holder, index): the
+    # extra links repeat those loaded spans hold, and are skipped here.
+    seen: set[LinkRef] = set()
     for key, span in loaded.items():
-        if span.dropped_links_count > 0 or _truthy(
-            span.attributes.get("batch.links_truncated", False)
-        ):
-            truncated.add(key)
-            dropped += max(0, span.dropped_links_count)
         for link in span.links:
-            _add_link(G, key, link, loaded, seen_links, truncated, anomalies)
+            ref = (key[0], key[1], link.index)
+            if ref not in seen:
+                seen.add(ref)
+                _add_link(G, key, link, loaded, truncated, anomalies)
     for link in links or ():
-        holder = (trace_ids.get(link.trace_id, link.trace_id), link.span_id)
-        _add_link(G, holder, link, loaded, seen_links, truncated, anomalies)
+        t = trace_ids.get(link.trace_id, link.trace_id)
+        ref = (t, link.span_id, link.index)
+        if ref not in seen:
+            seen.add(ref)
+            _add_link(G, (t, link.span_id), link, loaded, truncated, anomalies)
 
     anomalies["truncated_links"] = sorted(
         (t, s, max(0, loaded[(t, s)].dropped_links_count) if (t, s) in loaded else 0)
@@ -272,14 +279,10 @@ def _add_link(
     holder: NodeKey,
     link: LinkRecord,
     loaded: dict[NodeKey, SpanRecord],
-    seen: set[LinkRef],
     truncated: set[NodeKey],
     anomalies: Anomalies,
 ) -> None:
     ref = (holder[0], holder[1], link.index)
-    if ref in seen:
-        return
-    seen.add(ref)
     if link.invalid or not link.linked_trace_id or not link.linked_span_id:
         anomalies["invalid_links"].append(ref)
         return
@@ -301,15 +304,20 @@ def _add_link(
     delay = None
     if cause_span is not None and effect_span is not None:
         delay = effect_span.start - cause_span.end
-    G.add_edge(
-        cause,
-        holder,
-        kind="link",
-        link_type=link_type,
-        index=link.index,
-        attributes=link.attributes,
-        delay=delay,
-    )
+    # What G.add_edge(cause, holder, **data) does, at a third of its cost.
+    keydict = G._succ[cause].get(holder)
+    if keydict is None:
+        keydict = G._succ[cause][holder] = G._pred[holder][cause] = {}
+    k = len(keydict)
+    while k in keydict:
+        k += 1
+    keydict[k] = {
+        "kind": "link",
+        "link_type": link_type,
+        "index": link.index,
+        "attributes": link.attributes,
+        "delay": delay,
+    }
 
 
 def _cycle_cuts(

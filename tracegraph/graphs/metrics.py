@@ -190,15 +190,20 @@ def delays_by(
     return {name: delay_stats(values) for name, values in sorted(groups.items())}
 
 
-def link_type_counts(G: nx.MultiDiGraph) -> dict[str, int]:
+def link_type_counts(
+    G: nx.MultiDiGraph, *, links: list[tuple[Any, Any, int, dict[str, Any]]] | None = None
+) -> dict[str, int]:
     """Return the number of link edges per ``link_type``.
+
+    ``links`` is ``link_edges(G)`` when the caller has it already.
 
     >>> G = nx.MultiDiGraph()
     >>> _ = G.add_edge("a", "b", kind="link", link_type="batch_source")
     >>> link_type_counts(G)
     {'batch_source': 1}
     """
-    counts = Counter(d.get("link_type", "link") for _, _, _, d in link_edges(G))
+    edges = link_edges(G) if links is None else links
+    counts = Counter(d.get("link_type", "link") for _, _, _, d in edges)
     return dict(sorted(counts.items()))
 
 

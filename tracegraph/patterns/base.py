@@ -17,7 +17,7 @@ from typing import Any
 
 import networkx as nx
 
-from tracegraph.graphs.build import NodeKey, gc_paused, split_edges
+from tracegraph.graphs.build import NodeKey, gc_paused, link_edges
 
 __all__ = [
     "DETECTORS",
@@ -65,28 +65,24 @@ class Finding:
     details: dict[str, Any] = field(default_factory=dict)
     links: list[tuple[NodeKey, NodeKey]] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict (node keys as ``[trace_id, span_id]`` lists).
+    def as_dict(self, node: Callable[[NodeKey], Any] = list) -> dict[str, Any]:
+        """Return a dict for any JSON encoder; ``node`` formats node keys.
 
-        >>> Finding("retry_chain", [("t", "s")], ["t"], "x").as_dict()["spans"]
-        [['t', 's']]
+        ``details`` is passed as it is: its node keys are tuples, which
+        every JSON encoder writes as ``[trace_id, span_id]``.
+
+        >>> f = Finding("retry_chain", [("t", "s")], ["t"], "x", links=[(("t", "s"), ("u", "v"))])
+        >>> f.as_dict()["spans"], f.as_dict(":".join)["links"]
+        ([['t', 's']], [['t:s', 'u:v']])
         """
         return {
             "kind": self.kind,
-            "spans": [list(n) for n in self.spans],
+            "spans": [node(n) for n in self.spans],
             "traces": list(self.traces),
             "summary": self.summary,
-            "details": _jsonable(self.details),
-            "links": [[list(u), list(v)] for u, v in self.links],
+            "details": self.details,
+            "links": [[node(u), node(v)] for u, v in self.links],
         }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
 
 
 class DetectionContext:
@@ -105,21 +101,16 @@ class DetectionContext:
         Span -> ``dropped_links_count`` for spans that lost links.
     """
 
-    def __init__(self, G: nx.MultiDiGraph) -> None:
+    def __init__(self, G: nx.MultiDiGraph, links: list[LinkEdge] | None = None) -> None:
         self.graph = G
-        self._nodes: dict[NodeKey, dict[str, Any]] = dict(G.nodes(data=True))
-        child_pairs, self.links = split_edges(G)
+        self._nodes: dict[NodeKey, dict[str, Any]] = G._node  # read only
+        self.links = link_edges(G) if links is None else links
         self.held: dict[NodeKey, list[LinkEdge]] = defaultdict(list)
         self.held_in_trace: dict[str, list[NodeKey]] = defaultdict(list)
         for e in self.links:
             if e[1] not in self.held:
                 self.held_in_trace[e[1][0]].append(e[1])
             self.held[e[1]].append(e)
-        self._children: dict[NodeKey, list[NodeKey]] = defaultdict(list)
-        self._parent: dict[NodeKey, NodeKey] = {}
-        for u, v in child_pairs:
-            self._children[u].append(v)
-            self._parent[v] = u
         anomalies = G.graph.get("anomalies") or {}
         self.dropped: dict[NodeKey, int] = {
             (t, s): n for t, s, n in anomalies.get("truncated_links", [])
@@ -146,19 +137,28 @@ class DetectionContext:
             pairs.append((e[0], e[1]))
         return pairs
 
-    def children(self, n: NodeKey) -> list[NodeKey]:
-        """The child spans of ``n`` (child edges only)."""
-        return self._children.get(n, [])
-
     def parent(self, n: NodeKey) -> NodeKey | None:
-        """The parent span of ``n``, if loaded."""
-        return self._parent.get(n)
+        """The parent span of ``n``, if loaded and joined by a child edge.
+
+        Looked up from ``n``'s ``parent`` attribute, not from an index of
+        every child edge: detectors ask about the few spans that hold or
+        are targets of links.
+        """
+        data = self._nodes.get(n)
+        pid = data.get("parent") if data else None
+        if not pid:
+            return None
+        pkey = (n[0], pid)
+        keydict = self.graph._pred[n].get(pkey)
+        if keydict and any(d.get("kind") == "child" for d in keydict.values()):
+            return pkey
+        return None
 
     def ancestors(self, n: NodeKey) -> frozenset[NodeKey]:
         """The proper ancestors of ``n`` over child edges (cached)."""
         found = self._ancestors.get(n)
         if found is None:
-            parent = self._parent.get(n)
+            parent = self.parent(n)
             found = frozenset() if parent is None else self.ancestors(parent) | {parent}
             self._ancestors[n] = found
         return found
@@ -190,7 +190,12 @@ def detector(name: str) -> Callable[[Detector], Detector]:
     return register
 
 
-def detect_patterns(G: nx.MultiDiGraph, *, kinds: Iterable[str] | None = None) -> list[Finding]:
+def detect_patterns(
+    G: nx.MultiDiGraph,
+    *,
+    kinds: Iterable[str] | None = None,
+    links: list[LinkEdge] | None = None,
+) -> list[Finding]:
     """Run every registered detector over ``G`` and return their findings.
 
     Parameters
@@ -200,6 +205,9 @@ def detect_patterns(G: nx.MultiDiGraph, *, kinds: Iterable[str] | None = None) -
     kinds : iterable of str, optional
         Keep only findings of these kinds. All detectors still run, so a
         link claimed by one kind is not reported as another.
+    links : list of LinkEdge, optional
+        ``link_edges(G)``, when the caller has it already: one pass over
+        every edge saved.
 
     Examples
     --------
@@ -219,7 +227,7 @@ def detect_patterns(G: nx.MultiDiGraph, *, kinds: Iterable[str] | None = None) -
 
     findings: list[Finding] = []
     with gc_paused():
-        ctx = DetectionContext(G)
+        ctx = DetectionContext(G, links)
         for fn in DETECTORS.values():
             findings.extend(fn(G, ctx))
     if kinds is not None:

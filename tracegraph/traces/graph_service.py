@@ -20,7 +20,8 @@ import networkx as nx
 
 from tracegraph.backends import get_backend
 from tracegraph.celery import app
-from tracegraph.graphs.build import NodeKey
+from tracegraph.domain.gc import gc_paused
+from tracegraph.graphs.build import NodeKey, link_edges
 from tracegraph.graphs.expand import Neighbourhood, TraceSource, expand
 from tracegraph.graphs.levels import service_level, trace_level
 from tracegraph.graphs.metrics import link_type_counts
@@ -83,6 +84,7 @@ def _keep_types(G: nx.MultiDiGraph, types: frozenset[str]) -> None:
     G.remove_nodes_from([n for n, d in G.nodes(data=True) if d.get("ghost") and not G.degree(n)])
 
 
+@gc_paused()  # reading, building and detecting allocate ~150,000 containers that all live
 def trace_graph(
     *, trace_id: str, params: GraphParams, source: TraceSource | None = None
 ) -> GraphView | None:
@@ -105,7 +107,8 @@ def trace_graph(
     G = hood.graph
     if params.types:
         _keep_types(G, params.types)
-    patterns = detect_patterns(G)
+    links = link_edges(G)
+    patterns = detect_patterns(G, links=links)
     level: nx.Graph
     if params.level == "trace":
         level = trace_level(G)
@@ -114,8 +117,8 @@ def trace_graph(
     else:
         level = G
     anomalies = G.graph.get("anomalies", {})
-    type_counts = link_type_counts(G)
-    ghosts = sum(1 for _, d in G.nodes(data=True) if d.get("ghost"))
+    type_counts = link_type_counts(G, links=links)
+    ghosts = sum(1 for d in G._node.values() if d.get("ghost"))
     stats = {
         "traces": len(hood.traces),
         "spans": G.number_of_nodes() - ghosts,

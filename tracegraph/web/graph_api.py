@@ -19,7 +19,6 @@ from tracegraph.graphs.export import (
     to_node_link,
 )
 from tracegraph.graphs.journey import journey
-from tracegraph.patterns import Finding
 from tracegraph.traces import selectors
 from tracegraph.traces.graph_service import (
     GraphParams,
@@ -57,13 +56,6 @@ def graph_params(query: Any) -> GraphParams:
     )
 
 
-def _finding(f: Finding) -> dict[str, Any]:
-    data = f.as_dict()
-    data["spans"] = [span_id(n) for n in f.spans]
-    data["links"] = [[span_id(u), span_id(v)] for u, v in f.links]
-    return data
-
-
 def graph_payload(view: GraphView, params: GraphParams) -> dict[str, Any]:
     """``{nodes, edges, patterns, truncated, stats}`` plus where the expansion was cut.
 
@@ -81,7 +73,7 @@ def graph_payload(view: GraphView, params: GraphParams) -> dict[str, Any]:
         "level": params.level,
         "nodes": nodes,
         "edges": edges,
-        "patterns": [_finding(f) for f in view.patterns],
+        "patterns": [f.as_dict(span_id) for f in view.patterns],
         "truncated": hood.truncated,
         "cut": [c for c in hood.cut if c["reason"] != "depth"],
         "frontier": hood.frontier,
@@ -108,6 +100,11 @@ def graph(request: HttpRequest, trace_id: str) -> HttpResponse:
             ) from None
         if job is not None:
             return json_response({"job": job}, status=202)
+    with gc_paused():  # a 20,000-span graph and its answer: ~200,000 live containers
+        return _graph_response(trace_id, params, fmt)
+
+
+def _graph_response(trace_id: str, params: GraphParams, fmt: str) -> HttpResponse:
     view = trace_graph(trace_id=trace_id, params=params)
     if view is None:
         raise ApiError(404, f"trace {trace_id} is not stored")
@@ -120,8 +117,7 @@ def graph(request: HttpRequest, trace_id: str) -> HttpResponse:
             to_node_link(view.graph),
             Content_Disposition=f'attachment; filename="tracegraph-{trace_id}.json"',
         )
-    with gc_paused():  # a 20,000-span answer is ~100,000 fresh containers
-        return json_response(graph_payload(view, params))
+    return json_response(graph_payload(view, params))
 
 
 @api
