@@ -201,6 +201,28 @@
     });
   }
 
+  var measure = null;  // a 2D context, for the widths of tick labels
+
+  /** Widen the left margin to the widest y tick label, measured in the font
+   * plotly draws it in. The figure turns plotly's automargin off: it would
+   * draw every WebGL trace a second time once it had measured the labels. */
+  function fitLeftMargin(layout) {
+    var axis = layout.yaxis || {};
+    if (axis.showticklabels === false || !axis.ticktext || !axis.ticktext.length) return;
+    measure = measure || document.createElement("canvas").getContext("2d");
+    var font = layout.font || {};
+    var size = (axis.tickfont && axis.tickfont.size) || font.size || 12;
+    measure.font = size + "px " + (font.family || '"Open Sans", verdana, arial, sans-serif');
+    var widest = 0;
+    axis.ticktext.forEach(function (text) {
+      // The labels are HTML-escaped for plotly; measure what it shows.
+      var shown = String(text).replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+      widest = Math.max(widest, measure.measureText(shown).width);
+    });
+    layout.margin = layout.margin || {};
+    layout.margin.l = Math.max(layout.margin.l || 0, Math.ceil(widest) + 16);
+  }
+
   function draw(data, st, key) {
     page = data;
     lookup = null;
@@ -216,6 +238,7 @@
       tr.y.forEach(function (v) { if (v > rows) rows = v; });
       if (rows > 300) fig.layout.yaxis.range = [y + 60, y - 60];
     }
+    fitLeftMargin(fig.layout);
     header(data, st);
     hoodPanel(data, st);
     patternsPanel(data);

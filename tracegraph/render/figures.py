@@ -182,7 +182,11 @@ def _axis(title: str = "", **extra: Any) -> dict[str, Any]:
         "gridcolor": PALETTE["line"],
         "zeroline": False,
         "color": PALETTE["muted"],
-        "automargin": True,
+        # automargin measures the tick labels after a first draw, then draws
+        # everything again: twice the WebGL work (measured: +0.5 s at 10,000
+        # spans). The margins are fixed instead; the page fits the left one
+        # to the widest band label before drawing (static/js/graph.js).
+        "automargin": False,
         **extra,
     }
 
@@ -509,7 +513,7 @@ def _build(
         "paper_bgcolor": PALETTE["bg"],
         "plot_bgcolor": PALETTE["bg"],
         "font": {"color": PALETTE["text"], "size": 12},
-        "margin": {"l": 10, "r": 10, "t": 36, "b": 40},
+        "margin": {"l": 10, "r": 10, "t": 36, "b": 48},
         "hovermode": "closest",
         "hoverlabel": {
             "bgcolor": PALETTE["panel"],

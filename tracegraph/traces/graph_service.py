@@ -19,6 +19,7 @@ from typing import Any, Literal
 import networkx as nx
 
 from tracegraph.backends import get_backend
+from tracegraph.backends.local import LocalBackend
 from tracegraph.celery import app
 from tracegraph.domain.gc import gc_paused
 from tracegraph.graphs.build import NodeKey, link_edges
@@ -35,6 +36,7 @@ from tracegraph.traces.remote import (
     neighbourhood_cached,
     unavailable_banner,
 )
+from tracegraph.traces.selectors import StoreSource
 from tracegraph.traces.tasks import graph_prefetch
 
 __all__ = ["GraphParams", "GraphView", "graph_prefetch_start", "graph_source", "trace_graph"]
@@ -46,10 +48,14 @@ Level = Literal["span", "trace", "service"]
 def graph_source() -> TraceSource:
     """Where graphs read traces from: the configured backend (DESIGN §7).
 
-    The local store (and the otlp-file index) as is; a remote backend through
-    a :class:`~tracegraph.traces.remote.CachedSource`.
+    The local store through a fresh :class:`~tracegraph.traces.selectors.StoreSource`
+    (it remembers the links it read during one expansion), the otlp-file
+    index as is, a remote backend through a
+    :class:`~tracegraph.traces.remote.CachedSource`.
     """
     backend = get_backend()
+    if isinstance(backend, LocalBackend):
+        return StoreSource()
     return CachedSource(backend) if is_remote(backend) else backend
 
 

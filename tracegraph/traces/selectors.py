@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -15,6 +15,7 @@ from django.db.models.fields.json import KeyTransform
 
 from tracegraph.domain import LinkRecord, SpanRecord, TraceRecord
 from tracegraph.domain.gc import gc_paused
+from tracegraph.graphs.build import LinkRef
 from tracegraph.traces.mapper import (
     LINK_COLUMNS,
     SPAN_COLUMNS,
@@ -210,13 +211,19 @@ _GRAPH_SPAN_SQL = (
 _LINK_SQL = f"SELECT {', '.join(LINK_COLUMNS)} FROM traces_spanlink WHERE {{column}} IN ({{marks}})"
 
 
-def graph_spans(*, trace_ids: Sequence[str]) -> list[SpanRecord]:
+def graph_spans(
+    *, trace_ids: Sequence[str], known: Mapping[LinkRef, LinkRecord] | None = None
+) -> list[SpanRecord]:
     """Spans of these traces with only what the graph needs, and their links.
 
     Span attributes, resource attributes and events are left out (the graph
     does not keep them, DESIGN §9): reading and decoding them was three
-    quarters of a 20,000-span graph request.
+    quarters of a 20,000-span graph request. ``known`` holds links already
+    read, by ``(trace_id, span_id, index)``; they are reused, not decoded
+    again (an expansion reads most links twice: first as links into the
+    traces it has, then as links held by the traces it loads next).
     """
+    known = known or {}
     ids = sorted(set(trace_ids))
     held: dict[tuple[str, str], list[LinkRecord]] = defaultdict(list)
     spans: list[SpanRecord] = []
@@ -225,7 +232,8 @@ def graph_spans(*, trace_ids: Sequence[str]) -> list[SpanRecord]:
             marks = ", ".join(["%s"] * len(chunk))
             cursor.execute(_LINK_SQL.format(column="trace_id", marks=marks), list(chunk))
             for row in cursor.fetchall():
-                held[(row[0], row[1])].append(link_from_row(row))
+                link = known.get((row[0], row[1], row[2])) or link_from_row(row)
+                held[(row[0], row[1])].append(link)
             cursor.execute(_GRAPH_SPAN_SQL.format(marks=marks), list(chunk))
             for t, s, parent, name, kind, service, start, end, status, dropped in cursor.fetchall():
                 links = held.get((t, s))
@@ -246,15 +254,24 @@ def _in_order(links: list[LinkRecord]) -> tuple[LinkRecord, ...]:
 
 
 class StoreSource:
-    """The local store as a graph source: it knows incoming links."""
+    """The local store as a graph source: it knows incoming links.
+
+    It keeps the links it has read, so that a link read as incoming is not
+    decoded again when its holder's trace is loaded; use one per expansion.
+    """
 
     incoming_known = True
 
+    def __init__(self) -> None:
+        self._read: dict[LinkRef, LinkRecord] = {}
+
     def spans_of(self, trace_ids: Sequence[str]) -> list[SpanRecord]:
-        return graph_spans(trace_ids=trace_ids)
+        return graph_spans(trace_ids=trace_ids, known=self._read)
 
     def links_into(self, trace_ids: Sequence[str]) -> list[LinkRecord]:
-        return links_into(trace_ids=trace_ids)
+        found = links_into(trace_ids=trace_ids)
+        self._read.update(((link.trace_id, link.span_id, link.index), link) for link in found)
+        return found
 
 
 def traces_present(*, trace_ids: Sequence[str]) -> list[TraceRecord]:

@@ -1,0 +1,71 @@
+"""The timeline's left margin is fitted to its band labels before the first draw.
+
+The figure turns plotly's automargin off (it would draw every WebGL trace a
+second time once it had measured the labels); static/js/graph.js measures
+the labels instead. A margin too narrow cuts the labels, one too wide wastes
+the plot.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.builders import sid, span, tid
+
+from .test_journey import Watched
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+LONG = "checkout-orchestrator-service"  # the label is cut at 34 characters
+
+# Left edges of the y tick labels and of the plot, and the left margin, in px.
+EDGES = """() => {
+  const gd = document.getElementById("plot");
+  const box = gd.getBoundingClientRect();
+  const labels = [...gd.querySelectorAll(".ytick text")].map(t => t.getBoundingClientRect());
+  return {
+    plot: box.left,
+    labels: labels.map(r => r.left),
+    widest: Math.max(...labels.map(r => r.width)),
+    margin: gd._fullLayout.margin.l,
+    draws: window.__draws || 0,
+  };
+}"""
+
+# Counts the WebGL draw calls of the span markers (one per full draw of the plot).
+COUNT_DRAWS = """
+window.__draws = 0;
+const drawArrays = WebGLRenderingContext.prototype.drawArrays;
+WebGLRenderingContext.prototype.drawArrays = function (...args) {
+  if (args[0] === this.POINTS) window.__draws += 1;
+  return drawArrays.apply(this, args);
+};
+"""
+
+
+def test_band_labels_fit_the_margin_and_the_plot_is_drawn_once(browser, live_server):
+    from tracegraph.traces.services import trace_batch_ingest
+
+    trace_batch_ingest(
+        spans=[
+            span(tid(1), sid(1), name="short", service="a"),
+            span(tid(2), sid(2), name="settle <all> & report every pending order",
+                 service=LONG, start=5_000_000, links=((tid(1), sid(1)),)),
+        ]
+    )  # fmt: skip
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.add_init_script(COUNT_DRAWS)
+    w = Watched(context, live_server.url)
+    w.goto(f"/graph/{tid(2)}")
+    w.ready("/graph/")
+    w.shot("graph-margins")
+    edges = w.page.evaluate(EDGES)
+    assert len(edges["labels"]) == 2
+    assert min(edges["labels"]) >= edges["plot"]  # no label cut at the left
+    assert edges["widest"] > 150  # the long label is there, with its escaped "<all> &"
+    assert edges["margin"] <= edges["widest"] + 30  # and the margin is no wider than needed
+    # One draw of the markers: the spans trace once, in the single full draw
+    # (the markers of the link trace are a second POINTS call in it).
+    assert edges["draws"] == 2
+    assert w.errors == []
+    context.close()
