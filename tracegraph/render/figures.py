@@ -172,10 +172,6 @@ class Diagram:
     layout: str = "timeline"
 
 
-def _r(v: float) -> float:
-    return round(v, 3)
-
-
 def _axis(title: str = "", **extra: Any) -> dict[str, Any]:
     return {
         "title": {"text": title, "font": {"size": 12, "color": PALETTE["muted"]}},
@@ -323,7 +319,7 @@ def _build(
         by: list[float | None] = []
         for band in L.bands[1:]:
             sep = band.y0 - 1.0
-            bx += [_r(left), _r(right), None]
+            bx += [left, right, None]
             by += [sep, sep, None]
         data.append(
             _scatter(
@@ -349,10 +345,10 @@ def _build(
         if link_type is not None:
             by_type[link_type].append(e)
         elif timeline:  # an elbow: down from the parent's row at the child's start
-            cx += [_r(x0[v]), _r(x0[v]), None]
+            cx += [x0[v], x0[v], None]
             cy += [y[u], y[v], None]
         else:
-            cx += [_r(x1[u]), _r(x0[v]), None]
+            cx += [x1[u], x0[v], None]
             cy += [y[u], y[v], None]
     big = len(nodes) > BIG
     data.append(
@@ -380,7 +376,7 @@ def _build(
         for e in by_type[link_type]:
             u, v = index[str(e["source"])], index[str(e["target"])]
             text = _edge_hover(e, link_type)
-            lx += [_r(x1[u]), _r(x0[v]), None]
+            lx += [x1[u], x0[v], None]
             ly += [y[u], y[v], None]
             hover += [text, text, None]
             sizes += [0.0, marker_size + 2, 0.0]
@@ -405,16 +401,21 @@ def _build(
     clickable: dict[str, dict[str, list[Any]]] = {}
     real = [i for i in L.order if not nodes[i].get("ghost")]
     ghosts = [i for i in L.order if nodes[i].get("ghost")]
+    failed = [_is_error(nodes[i], level) for i in real]
     if timeline:
         for name, colour, members in (
-            ("durations", PALETTE["bar"], [i for i in real if not _is_error(nodes[i], level)]),
-            ("errors", PALETTE["error"], [i for i in real if _is_error(nodes[i], level)]),
+            (
+                "durations",
+                PALETTE["bar"],
+                [i for i, bad in zip(real, failed, strict=True) if not bad],
+            ),
+            ("errors", PALETTE["error"], [i for i, bad in zip(real, failed, strict=True) if bad]),
         ):
             sx: list[float | None] = []
             sy: list[float | None] = []
             for i in members:
                 right_end = max(x1[i], x0[i])
-                sx += [_r(x0[i]), _r(right_end), None]
+                sx += [x0[i], right_end, None]
                 sy += [y[i], y[i], None]
             data.append(
                 _scatter(
@@ -435,9 +436,9 @@ def _build(
         "size": marker_size if timeline else 10,
         "symbol": "circle",
     }
-    if any(_is_error(nodes[i], level) for i in real):
+    if any(failed):
         # 0/1 through a two-colour scale: numbers, not 100,000 colour strings to parse.
-        marker["color"] = [1 if _is_error(nodes[i], level) else 0 for i in real]
+        marker["color"] = [1 if bad else 0 for bad in failed]
         marker.update(
             cmin=0,
             cmax=1,
@@ -447,7 +448,7 @@ def _build(
     show_text = len(real) <= 400
     spans = _scatter(
         "spans" if level == "span" else ("traces" if level == "trace" else "services"),
-        x=[_r(x0[i]) for i in real],
+        x=[x0[i] for i in real],
         y=[y[i] for i in real],
         mode="markers+text" if show_text and not timeline else "markers",
         marker=marker,
@@ -471,7 +472,7 @@ def _build(
             "not loaded"
             if ghosts and all(_trace_of(nodes[i]) in unloaded for i in ghosts)
             else "not stored",
-            x=[_r(x0[i]) for i in ghosts],
+            x=[x0[i] for i in ghosts],
             y=[y[i] for i in ghosts],
             mode="markers",
             marker={

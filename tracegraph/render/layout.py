@@ -83,20 +83,20 @@ def _index(nodes: Sequence[NodeDict]) -> dict[str, int]:
 
 def _waterfall(members: list[int], nodes: Sequence[NodeDict]) -> list[int]:
     """Depth-first, children by start; orphans and loop members become roots."""
-    by_span = {str(nodes[i].get("span_id", nodes[i]["id"])): i for i in members}
+    span_ids = [str(nodes[i].get("span_id") or nodes[i]["id"]) for i in members]
+    by_span = dict(zip(span_ids, members, strict=True))
+    # Sort keys once per span, not once per comparison: (start, id).
+    key_of = {i: (nodes[i].get("start") or 0, str(nodes[i]["id"])) for i in members}
     children: dict[int, list[int]] = defaultdict(list)
     roots: list[int] = []
     for i in members:
-        parent = str(nodes[i].get("parent") or "")
-        p = by_span.get(parent)
+        p = by_span.get(str(nodes[i].get("parent") or ""))
         if p is not None and p != i:
             children[p].append(i)
         else:
             roots.append(i)
 
-    def key(i: int) -> tuple[int, str]:
-        return (nodes[i].get("start") or 0, str(nodes[i]["id"]))
-
+    key = key_of.__getitem__
     out: list[int] = []
     seen: set[int] = set()
     stack = sorted(roots, key=key, reverse=True)
@@ -106,9 +106,12 @@ def _waterfall(members: list[int], nodes: Sequence[NodeDict]) -> list[int]:
             continue
         seen.add(i)
         out.append(i)
-        stack.extend(sorted(children.get(i, ()), key=key, reverse=True))
+        kids = children.get(i)
+        if kids:
+            stack.extend(sorted(kids, key=key, reverse=True))
     # Members of a parent loop are reachable from no root: append them by start.
-    out.extend(sorted((i for i in members if i not in seen), key=key))
+    if len(out) < len(members):
+        out.extend(sorted((i for i in members if i not in seen), key=key))
     return out
 
 
@@ -131,9 +134,13 @@ def timeline_layout(nodes: Sequence[NodeDict], edges: Sequence[EdgeDict]) -> Lay
     t0 = min((int(nodes[i]["start"]) for i in known), default=0)
     x0 = [0.0] * n
     x1 = [0.0] * n
+    # Whole microseconds, in ms: the shortest decimal of each is at most 3
+    # places, so the figure's JSON needs no rounding (100,000 round() calls).
     for i in known:
-        x0[i] = (int(nodes[i]["start"]) - t0) / 1e6
-        x1[i] = (int(nodes[i].get("end") or nodes[i]["start"]) - t0) / 1e6
+        d = nodes[i]
+        start = int(d["start"])
+        x0[i] = (start - t0) // 1000 / 1000
+        x1[i] = (int(d.get("end") or start) - t0) // 1000 / 1000
     # A ghost has no times: place it where the span it is linked with is.
     placed = set(known)
     for e in edges:

@@ -35,6 +35,7 @@ from tracegraph.domain import (
     TraceRecord,
     normalize_trace_id,
 )
+from tracegraph.domain.gc import gc_paused
 from tracegraph.graphs.levels import trace_level
 from tracegraph.render.figures import LINK_COLOURS, diagram, link_colour
 from tracegraph.traces import jobs, selectors
@@ -446,6 +447,7 @@ def graph_page(request: HttpRequest, trace_id: str) -> HttpResponse:
 
 
 @api
+@gc_paused()  # 100,000 spans: ~1,000,000 containers alive until the answer is sent
 def graph_figure(request: HttpRequest, trace_id: str) -> HttpResponse:
     """``/graph/<id>/figure?<page params>``: the plotly figure plus the side-panel data.
 
