@@ -167,7 +167,7 @@ def test_the_graph_page_names_a_bad_parameter(client):
 def test_the_graph_page_loads_plotly_from_static_not_a_cdn(client):
     producer_consumer()
     page = client.get(f"/graph/{tid(2)}").content.decode()
-    assert "/static/vendor/plotly.min.js" in page
+    assert "/static/vendor/plotly-gl2d.min.js" in page
     assert "cdn" not in page.lower()
 
 
