@@ -201,6 +201,46 @@
     });
   }
 
+  /** Build what the figure leaves to the page (tracegraph/render/figures.py):
+   * the parent -> child polyline and the duration bars from the span
+   * markers' points, durations and parents, and the markers' hover texts. */
+  function deriveFigure(fig) {
+    var spans = fig.data[roleIndex2(fig, "spans")];
+    var meta = spans && spans.meta;
+    if (!meta || !meta.dur) return;
+    var x = spans.x, y = spans.y, dur = meta.dur, n = x.length;
+    var bad = Array.isArray(spans.marker.color) ? spans.marker.color : null;
+    fig.data.forEach(function (t) {
+      var how = t.meta && t.meta.derive;
+      if (!how) return;
+      var tx = [], ty = [], i, p;
+      if (how === "bars") {
+        var errors = t.meta.errors ? 1 : 0;
+        for (i = 0; i < n; i++) {
+          if ((bad ? bad[i] : 0) !== errors) continue;
+          tx.push(x[i], x[i] + Math.max(dur[i] || 0, 0) / 1e6, null);
+          ty.push(y[i], y[i], null);
+        }
+      } else {  // "elbows": down at the child's start; "lines": parent to child
+        for (i = 0; i < n; i++) {
+          p = meta.parent[i];
+          if (p < 0) continue;
+          tx.push(how === "elbows" ? x[i] : x[p], x[i], null);
+          ty.push(y[p], y[i], null);
+        }
+      }
+      t.x = tx;
+      t.y = ty;
+    });
+    if (meta.labels) {
+      var text = new Array(n);
+      for (var i = 0; i < n; i++) {
+        text[i] = meta.labels[meta.label[i]] + "<br>" + tg.fmtNs(dur[i]) + (bad && bad[i] ? " · ERROR" : "");
+      }
+      spans.hovertext = text;
+    }
+  }
+
   var measure = null;  // a 2D context, for the widths of tick labels
 
   /** Widen the left margin to the widest y tick label, measured in the font
@@ -238,6 +278,7 @@
       tr.y.forEach(function (v) { if (v > rows) rows = v; });
       if (rows > 300) fig.layout.yaxis.range = [y + 60, y - 60];
     }
+    deriveFigure(fig);
     fitLeftMargin(fig.layout);
     header(data, st);
     hoodPanel(data, st);

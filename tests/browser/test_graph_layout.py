@@ -69,3 +69,46 @@ def test_band_labels_fit_the_margin_and_the_plot_is_drawn_once(browser, live_ser
     assert edges["draws"] == 2
     assert w.errors == []
     context.close()
+
+
+DERIVED = """() => {
+  const gd = document.getElementById("plot");
+  const role = (r) => gd.data.filter(t => t.meta && t.meta.role === r);
+  const spans = role("spans")[0];
+  const [durations, errors] = role("bars");
+  return {
+    x: spans.x, y: spans.y, hover: spans.hovertext,
+    durations: [durations.x, durations.y], errors: [errors.x, errors.y],
+    children: [role("children")[0].x, role("children")[0].y],
+  };
+}"""
+
+
+def test_the_page_draws_bars_elbows_and_hover_texts_from_the_span_points(browser, live_server):
+    from tracegraph.traces.services import trace_batch_ingest
+
+    ms = 1_000_000
+    trace_batch_ingest(
+        spans=[
+            span(tid(3), sid(30), name="root", service="api", duration=4 * ms),
+            span(tid(3), sid(31), parent=sid(30), name="db", service="pg", start=ms,
+                 duration=2 * ms, status=2),
+        ]
+    )  # fmt: skip
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    w = Watched(context, live_server.url)
+    w.goto(f"/graph/{tid(3)}?layout=timeline")
+    w.ready("/graph/")
+    got = w.page.evaluate(DERIVED)
+    assert got["x"] == [0, 1] and got["y"] == [0, 1]
+    assert got["durations"] == [[0, 4, None], [0, 0, None]]
+    assert got["errors"] == [[1, 3, None], [1, 1, None]]
+    assert got["children"] == [[1, 1, None], [0, 1, None]]  # down at the child's start
+    assert got["hover"] == ["api · root<br>4.00 ms", "pg · db<br>2.00 ms · ERROR"]
+    w.goto(f"/graph/{tid(3)}?layout=dag")
+    w.ready("/graph/")
+    dag = w.page.evaluate(DERIVED.replace('const [durations, errors] = role("bars");',
+                                          "const durations = {}, errors = {};"))  # fmt: skip
+    assert dag["x"] == [0, 1] and dag["children"] == [[0, 1, None], [0, 0, None]]  # straight
+    assert w.errors == []
+    context.close()

@@ -69,8 +69,12 @@ def test_edges_are_polylines_with_none_separators():
     links = by_name(d)["batch_source"]
     assert len(links["x"]) == 3 * 4
     assert links["x"][2::3] == [None] * 4 and links["y"][2::3] == [None] * 4
-    children = by_name(d)["parent → child"]
-    assert children["x"][2::3] == [None]
+    children = by_name(d)["parent → child"]  # drawn by the page from the spans' parents
+    assert children["x"] == [] and children["meta"]["derive"] == "elbows"
+    spans = by_name(d)["spans"]
+    clicks = d.clickable["spans"]
+    item, batch = clicks["s"].index("I"), clicks["s"].index("B")
+    assert spans["meta"]["parent"][item] == batch and spans["meta"]["parent"][batch] == -1
     assert d.links["batch_source"][0] == [[d.traces.index("p0"), "P"], [d.traces.index("b"), "B"]]
 
 
@@ -95,7 +99,12 @@ def test_spans_land_in_their_trace_band():
 
 def test_errors_are_their_own_bars_and_red_markers():
     d = diagram(*fan_in(1))
-    assert by_name(d)["errors"]["x"][:2] == [1000.0, 1001.0]
+    errors = by_name(d)["errors"]  # drawn by the page: the points whose colour is 1
+    assert errors["meta"] == {"role": "bars", "derive": "bars", "errors": True}
+    assert errors["showlegend"] is True
+    spans = by_name(d)["spans"]
+    bad = spans["marker"]["color"].index(1)
+    assert spans["x"][bad] == 1000.0 and spans["meta"]["dur"][bad] == 1_000_000
     marker = by_name(d)["spans"]["marker"]
     assert marker["colorscale"][1] == [1, "#ff6b6b"]
     assert sorted(marker["color"]) == [0, 0, 0, 1]
@@ -108,7 +117,10 @@ def test_hostile_names_are_escaped_in_hover_text_and_labels():
         d = diagram(nodes, [], layout=layout)
         text = repr(d.figure)
         assert "<img" not in text and "<b>svc" not in text
-        assert "&lt;img src=x onerror=window.__pwned=1&gt;" in by_name(d)["spans"]["hovertext"][0]
+        meta = by_name(d)["spans"]["meta"]  # hover texts: the page adds the duration
+        assert meta["labels"][meta["label"][0]] == (
+            "&lt;b&gt;svc&lt;/b&gt; · &lt;img src=x onerror=window.__pwned=1&gt;"
+        )
     assert escape_text("a & <b>") == "a &amp; &lt;b&gt;"
 
 

@@ -19,6 +19,14 @@ One WebGL trace (``scattergl``) per class of thing, never one per span:
 ``highlight`` / ``selected``  empty; the page fills them on a finding or a click
 ============  ===============================================================
 
+What the page can derive from the span markers is not sent twice: at span
+level the ``children`` and ``bars`` traces come with empty ``x``/``y`` and
+``meta.derive`` (``elbows``, ``lines``, ``bars``), the spans trace with
+``meta.dur`` (ns), ``meta.parent`` (the point of each point's parent, -1 for
+none) and its hover texts as ``meta.labels``/``meta.label``;
+``static/js/graph.js`` (``deriveFigure``) builds the polylines and texts
+before drawing. At 100,000 spans that is 11 of the figure's 17 MB.
+
 Every name shown in a hover text or a label goes through :func:`escape_text`:
 plotly renders ``<br>``, ``<b>``, ``<a>``... in those strings, so a span called
 ``<img src=x onerror=...>`` must arrive as ``&lt;img ...``.
@@ -33,10 +41,11 @@ plotly renders ``<br>``, ``<b>``, ``<a>``... in those strings, so a span called
 >>> d = diagram(nodes, edges, level="span", layout="timeline")
 >>> [t["name"] for t in d.figure["data"]]
 ['bands', 'parent → child', 'durations', 'errors', 'spans', 'not stored', 'highlight', 'selected']
->>> d.figure["data"][1]["x"]
-[1.0, 1.0, None]
->>> d.figure["data"][4]["hovertext"][0].startswith("s · &lt;b&gt;x&lt;/b&gt;")
-True
+>>> spans = d.figure["data"][4]
+>>> spans["x"], spans["meta"]["dur"], spans["meta"]["parent"]
+([0.0, 1.0], [2000000, 500000], [-1, 0])
+>>> spans["meta"]["labels"][spans["meta"]["label"][0]]
+'s · &lt;b&gt;x&lt;/b&gt;'
 """
 
 from __future__ import annotations
@@ -222,6 +231,11 @@ def _hover(d: Mapping[str, Any], level: Level, unloaded: frozenset[str] = frozen
     return f"{label}<br>{dur}{' · ERROR' if d.get('status') == 2 else ''}"
 
 
+def _duration(d: Mapping[str, Any]) -> int | None:
+    start, end = d.get("start"), d.get("end")
+    return int(end - start) if start is not None and end is not None else None
+
+
 def _trace_of(d: Mapping[str, Any]) -> str:
     return str(d.get("trace_id") or d["id"])
 
@@ -333,9 +347,16 @@ def _build(
             )
         )
 
-    # Parent -> child (and service-level call) edges: one polyline.
+    real = [i for i in L.order if not nodes[i].get("ghost")]
+    ghosts = [i for i in L.order if nodes[i].get("ghost")]
+    point = {i: k for k, i in enumerate(real)}  # node index -> point of the spans trace
+    derived = level == "span"  # elbows, bars and hover texts built by the page
+
+    # Parent -> child (and service-level call) edges: one polyline. At span
+    # level the page draws it from each point's parent (``meta.parent``).
     cx: list[float | None] = []
     cy: list[float | None] = []
+    parent_point = [-1] * len(real)
     by_type: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for e in edges:
         u, v = index.get(str(e["source"])), index.get(str(e["target"]))
@@ -344,6 +365,8 @@ def _build(
         link_type = _edge_type(e)
         if link_type is not None:
             by_type[link_type].append(e)
+        elif derived and u in point and v in point:
+            parent_point[point[v]] = point[u]
         elif timeline:  # an elbow: down from the parent's row at the child's start
             cx += [x0[v], x0[v], None]
             cy += [y[u], y[v], None]
@@ -351,6 +374,9 @@ def _build(
             cx += [x1[u], x0[v], None]
             cy += [y[u], y[v], None]
     big = len(nodes) > BIG
+    children_meta: dict[str, Any] = {"role": "children"}
+    if derived:
+        children_meta["derive"] = "elbows" if timeline else "lines"
     data.append(
         _scatter(
             "parent → child" if level != "service" else "calls",
@@ -362,7 +388,7 @@ def _build(
             # In a big timeline the rows already show the nesting; the elbows
             # only cost frames. A click on the legend brings them back.
             visible="legendonly" if big and timeline else True,
-            meta={"role": "children"},
+            meta=children_meta,
         )
     )
 
@@ -399,36 +425,23 @@ def _build(
         )
 
     clickable: dict[str, dict[str, list[Any]]] = {}
-    real = [i for i in L.order if not nodes[i].get("ghost")]
-    ghosts = [i for i in L.order if nodes[i].get("ghost")]
     failed = [_is_error(nodes[i], level) for i in real]
     if timeline:
-        for name, colour, members in (
-            (
-                "durations",
-                PALETTE["bar"],
-                [i for i, bad in zip(real, failed, strict=True) if not bad],
-            ),
-            ("errors", PALETTE["error"], [i for i, bad in zip(real, failed, strict=True) if bad]),
+        # Drawn by the page from the spans' points and durations (``meta.dur``).
+        for name, colour, errors in (
+            ("durations", PALETTE["bar"], False),
+            ("errors", PALETTE["error"], True),
         ):
-            sx: list[float | None] = []
-            sy: list[float | None] = []
-            for i in members:
-                right_end = max(x1[i], x0[i])
-                sx += [x0[i], right_end, None]
-                sy += [y[i], y[i], None]
             data.append(
                 _scatter(
                     name,
-                    x=sx,
-                    y=sy,
                     mode="lines",
                     line={"color": colour, "width": bar_width},
                     hoverinfo="skip",
                     legendgroup=name,
-                    showlegend=(name == "errors" and bool(members)) or len(nodes) > HUGE,
+                    showlegend=(errors and any(failed)) or len(nodes) > HUGE,
                     visible="legendonly" if len(nodes) > HUGE else True,
-                    meta={"role": "bars"},
+                    meta={"role": "bars", "derive": "bars", "errors": errors},
                 )
             )
     marker: dict[str, Any] = {
@@ -446,17 +459,38 @@ def _build(
             showscale=False,
         )
     show_text = len(real) <= 400
+    spans_meta: dict[str, Any] = {"role": "spans"}
+    if timeline or derived:
+        spans_meta["dur"] = [_duration(nodes[i]) for i in real]
     spans = _scatter(
         "spans" if level == "span" else ("traces" if level == "trace" else "services"),
         x=[x0[i] for i in real],
         y=[y[i] for i in real],
         mode="markers+text" if show_text and not timeline else "markers",
         marker=marker,
-        hovertext=[_hover(nodes[i], level) for i in real],
         hoverinfo="text",
         legendgroup="spans",
-        meta={"role": "spans"},
+        meta=spans_meta,
     )
+    if derived:
+        # The page writes "<label><br><duration>[ · ERROR]" per point: the
+        # labels repeat (service · name), so each is sent once.
+        labels: dict[tuple[Any, Any], int] = {}  # (service, name) -> its index
+        point_label: list[int] = []
+        for i in real:
+            d = nodes[i]
+            raw = (d.get("service"), d.get("name"))
+            k = labels.get(raw)
+            if k is None:
+                k = labels[raw] = len(labels)
+            point_label.append(k)
+        spans_meta["label"] = point_label
+        spans_meta["labels"] = [
+            escape_text(_node_label({"service": s, "name": n}, level)) for s, n in labels
+        ]
+        spans_meta["parent"] = parent_point
+    else:
+        spans["hovertext"] = [_hover(nodes[i], level) for i in real]
     if show_text and not timeline:
         spans["text"] = [escape_text(_node_label(nodes[i], level), limit=40) for i in real]
         spans["textposition"] = "top center"
