@@ -209,7 +209,8 @@
     var meta = spans && spans.meta;
     if (!meta || !meta.dur) return;
     var x = spans.x, y = spans.y, dur = meta.dur, n = x.length;
-    var bad = Array.isArray(spans.marker.color) ? spans.marker.color : null;
+    var bad = new Uint8Array(n);
+    (meta.failed || []).forEach(function (k) { bad[k] = 1; });
     fig.data.forEach(function (t) {
       var how = t.meta && t.meta.derive;
       if (!how) return;
@@ -217,10 +218,12 @@
       if (how === "bars") {
         var errors = t.meta.errors ? 1 : 0;
         for (i = 0; i < n; i++) {
-          if ((bad ? bad[i] : 0) !== errors) continue;
+          if (bad[i] !== errors) continue;
           tx.push(x[i], x[i] + Math.max(dur[i] || 0, 0) / 1e6, null);
           ty.push(y[i], y[i], null);
         }
+      } else if (how === "failed") {  // the failed spans' markers, red, on top
+        (meta.failed || []).forEach(function (k) { tx.push(x[k]); ty.push(y[k]); });
       } else {  // "elbows": down at the child's start; "lines": parent to child
         for (i = 0; i < n; i++) {
           p = meta.parent[i];
@@ -235,7 +238,7 @@
     if (meta.labels) {
       var text = new Array(n);
       for (var i = 0; i < n; i++) {
-        text[i] = meta.labels[meta.label[i]] + "<br>" + tg.fmtNs(dur[i]) + (bad && bad[i] ? " · ERROR" : "");
+        text[i] = meta.labels[meta.label[i]] + "<br>" + tg.fmtNs(dur[i]) + (bad[i] ? " · ERROR" : "");
       }
       spans.hovertext = text;
     }

@@ -80,6 +80,7 @@ DERIVED = """() => {
     x: spans.x, y: spans.y, hover: spans.hovertext,
     durations: [durations.x, durations.y], errors: [errors.x, errors.y],
     children: [role("children")[0].x, role("children")[0].y],
+    failed: role("failed").map(t => [t.x, t.y]),
   };
 }"""
 
@@ -104,6 +105,7 @@ def test_the_page_draws_bars_elbows_and_hover_texts_from_the_span_points(browser
     assert got["durations"] == [[0, 4, None], [0, 0, None]]
     assert got["errors"] == [[1, 3, None], [1, 1, None]]
     assert got["children"] == [[1, 1, None], [0, 1, None]]  # down at the child's start
+    assert got["failed"] == [[[1], [1]]]  # the failed span's marker again, in red
     assert got["hover"] == ["api · root<br>4.00 ms", "pg · db<br>2.00 ms · ERROR"]
     w.goto(f"/graph/{tid(3)}?layout=dag")
     w.ready("/graph/")

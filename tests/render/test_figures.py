@@ -103,11 +103,13 @@ def test_errors_are_their_own_bars_and_red_markers():
     assert errors["meta"] == {"role": "bars", "derive": "bars", "errors": True}
     assert errors["showlegend"] is True
     spans = by_name(d)["spans"]
-    bad = spans["marker"]["color"].index(1)
+    [bad] = spans["meta"]["failed"]
     assert spans["x"][bad] == 1000.0 and spans["meta"]["dur"][bad] == 1_000_000
-    marker = by_name(d)["spans"]["marker"]
-    assert marker["colorscale"][1] == [1, "#ff6b6b"]
-    assert sorted(marker["color"]) == [0, 0, 0, 1]
+    # One colour for the span markers; the failed ones again on top, in red.
+    assert spans["marker"]["color"] == "#9fd3ff"
+    failed = by_name(d)["failed spans"]
+    assert failed["marker"]["color"] == "#ff6b6b" and failed["hoverinfo"] == "skip"
+    assert failed["meta"]["derive"] == "failed"
 
 
 def test_hostile_names_are_escaped_in_hover_text_and_labels():
@@ -137,6 +139,7 @@ def test_the_trace_level_is_one_row_per_trace():
     assert by_name(d)["traces"]["y"] == [0.0, 2.0]
     assert len(by_name(d)["retry_previous"]["x"]) == 3
     assert "&lt;x&gt;" in by_name(d)["traces"]["hovertext"][0]
+    assert by_name(d)["traces"]["marker"]["color"] == [0, 1]  # few points: a colour each
 
 
 def test_the_service_level_is_always_a_dag():

@@ -15,17 +15,20 @@ One WebGL trace (``scattergl``) per class of thing, never one per span:
               per type, a dot at the effect end, coloured by :data:`LINK_COLOURS`
 ``bars``      span durations (timeline), one polyline; ``error bars`` likewise
 ``spans``     one clickable marker per span (hover text, click target)
+``failed``    the failed spans' markers again, in red, on top (span level)
 ``ghosts``    link targets that are not stored
 ``highlight`` / ``selected``  empty; the page fills them on a finding or a click
 ============  ===============================================================
 
 What the page can derive from the span markers is not sent twice: at span
-level the ``children`` and ``bars`` traces come with empty ``x``/``y`` and
-``meta.derive`` (``elbows``, ``lines``, ``bars``), the spans trace with
-``meta.dur`` (ns), ``meta.parent`` (the point of each point's parent, -1 for
-none) and its hover texts as ``meta.labels``/``meta.label``;
-``static/js/graph.js`` (``deriveFigure``) builds the polylines and texts
-before drawing. At 100,000 spans that is 11 of the figure's 17 MB.
+level the ``children``, ``bars`` and ``failed`` traces come with empty
+``x``/``y`` and ``meta.derive`` (``elbows``, ``lines``, ``bars``,
+``failed``), the spans trace with ``meta.dur`` (ns), ``meta.failed`` (the
+points of failed spans), ``meta.parent`` (the point of each point's parent,
+-1 for none) and its hover texts as ``meta.labels``/``meta.label``;
+``static/js/graph.js`` (``deriveFigure``) builds the polylines, the red
+markers and the texts before drawing. At 100,000 spans that is 11 of the
+figure's 17 MB.
 
 Every name shown in a hover text or a label goes through :func:`escape_text`:
 plotly renders ``<br>``, ``<b>``, ``<a>``... in those strings, so a span called
@@ -39,11 +42,11 @@ plotly renders ``<br>``, ``<b>``, ``<a>``... in those strings, so a span called
 ... ]
 >>> edges = [{"source": "t:a", "target": "t:b", "kind": "child"}]
 >>> d = diagram(nodes, edges, level="span", layout="timeline")
->>> [t["name"] for t in d.figure["data"]]
-['bands', 'parent → child', 'durations', 'errors', 'spans', 'not stored', 'highlight', 'selected']
+>>> ",".join(t["name"] for t in d.figure["data"])
+'bands,parent → child,durations,errors,spans,failed spans,not stored,highlight,selected'
 >>> spans = d.figure["data"][4]
->>> spans["x"], spans["meta"]["dur"], spans["meta"]["parent"]
-([0.0, 1.0], [2000000, 500000], [-1, 0])
+>>> spans["x"], spans["meta"]["dur"], spans["meta"]["parent"], spans["meta"]["failed"]
+([0.0, 1.0], [2000000, 500000], [-1, 0], [0])
 >>> spans["meta"]["labels"][spans["meta"]["label"][0]]
 's · &lt;b&gt;x&lt;/b&gt;'
 """
@@ -449,8 +452,11 @@ def _build(
         "size": marker_size if timeline else 10,
         "symbol": "circle",
     }
-    if any(failed):
-        # 0/1 through a two-colour scale: numbers, not 100,000 colour strings to parse.
+    if any(failed) and not derived:
+        # 0/1 through a two-colour scale: numbers, not colour strings to parse.
+        # (At span level the failed spans are a red marker trace on top
+        # instead: plotly turns every scale value into a colour string and
+        # parses it back, 0.2 s at 100,000 spans.)
         marker["color"] = [1 if bad else 0 for bad in failed]
         marker.update(
             cmin=0,
@@ -462,6 +468,7 @@ def _build(
     spans_meta: dict[str, Any] = {"role": "spans"}
     if timeline or derived:
         spans_meta["dur"] = [_duration(nodes[i]) for i in real]
+        spans_meta["failed"] = [k for k, bad in enumerate(failed) if bad]
     spans = _scatter(
         "spans" if level == "span" else ("traces" if level == "trace" else "services"),
         x=[x0[i] for i in real],
@@ -496,6 +503,17 @@ def _build(
         spans["textposition"] = "top center"
         spans["textfont"] = {"color": PALETTE["text"], "size": 11}
     data.append(spans)
+    if derived:
+        data.append(
+            _scatter(
+                "failed spans",
+                mode="markers",
+                marker={**marker, "color": PALETTE["error"]},
+                hoverinfo="skip",  # hover and clicks go to the span marker below
+                showlegend=False,
+                meta={"role": "failed", "derive": "failed"},
+            )
+        )
     clickable["spans"] = {"t": [], "s": []}
     for i in real:
         t, s = _key(nodes[i], level, trace_index)
