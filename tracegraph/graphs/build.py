@@ -27,7 +27,8 @@ Bad input is repaired for display, never fatal, and reported in
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, TypedDict
 
 import networkx as nx
@@ -119,6 +120,13 @@ def empty_anomalies() -> Anomalies:
         "dangling_links": [],
         "truncated_links": [],
     }
+
+
+#: The attributes of every parent -> child edge: one shared, read-only
+#: mapping instead of a dict per edge (a tenth of a 100,000-span build and
+#: ~100 bytes per span). Writing to it raises instead of changing them all;
+#: networkx's copies (``G.copy()``, ``subgraph(...).copy()``) copy it to a dict.
+CHILD: Mapping[str, Any] = MappingProxyType({"kind": "child"})
 
 
 def _ghost(trace_id: str, span_id: str) -> dict[str, Any]:
@@ -240,7 +248,7 @@ def _build(spans: Iterable[SpanRecord], links: Iterable[LinkRecord] | None) -> n
 
     skewed = anomalies["clock_skew"]
     for key, pkey in parent_of.items():
-        keydict = {0: {"kind": "child"}}  # one child edge per pair: key 0
+        keydict = {0: CHILD}  # one child edge per pair: key 0
         succ[pkey][key] = keydict
         pred[key][pkey] = keydict
         child, parent = loaded[key], loaded[pkey]

@@ -321,7 +321,7 @@ def _build(
             if t not in trace_index:
                 trace_index[t] = len(traces)
                 traces.append(t)
-    index = {str(n["id"]): i for i, n in enumerate(nodes)}
+    index = L.index or {str(n["id"]): i for i, n in enumerate(nodes)}
     x0, x1, y = L.x0, L.x1, L.y
     rows = max(L.rows + 1, 1.0)
     px = _PLOT_PX / rows
@@ -362,10 +362,10 @@ def _build(
     parent_point = [-1] * len(real)
     by_type: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for e in edges:
-        u, v = index.get(str(e["source"])), index.get(str(e["target"]))
+        u, v = index.get(e["source"]), index.get(e["target"])
         if u is None or v is None:
             continue
-        link_type = _edge_type(e)
+        link_type = None if e.get("kind") == "child" else _edge_type(e)
         if link_type is not None:
             by_type[link_type].append(e)
         elif derived and u in point and v in point:
@@ -514,11 +514,8 @@ def _build(
                 meta={"role": "failed", "derive": "failed"},
             )
         )
-    clickable["spans"] = {"t": [], "s": []}
-    for i in real:
-        t, s = _key(nodes[i], level, trace_index)
-        clickable["spans"]["t"].append(t)
-        clickable["spans"]["s"].append(s)
+    keys = [_key(nodes[i], level, trace_index) for i in real]
+    clickable["spans"] = {"t": [k[0] for k in keys], "s": [k[1] for k in keys]}
     data.append(
         _scatter(
             "not loaded"

@@ -64,7 +64,7 @@ class Layout:
 
     ``order`` lists node indices in drawing order (waterfall order for a
     timeline). ``t0`` is the time origin in ns (timeline; 0 for dag), ``rows``
-    the number of rows used.
+    the number of rows used, ``index`` each node's position by its ``id``.
     """
 
     kind: Literal["timeline", "dag"]
@@ -75,6 +75,7 @@ class Layout:
     bands: list[Band] = field(default_factory=list)
     t0: int = 0
     rows: float = 0.0
+    index: dict[str, int] = field(default_factory=dict)
 
 
 def _index(nodes: Sequence[NodeDict]) -> dict[str, int]:
@@ -143,7 +144,7 @@ def timeline_layout(nodes: Sequence[NodeDict], edges: Sequence[EdgeDict]) -> Lay
         x1[i] = (int(d.get("end") or start) - t0) // 1000 / 1000
     # A ghost has no times: place it where the span it is linked with is.
     placed = set(known)
-    for e in edges:
+    for e in edges if len(placed) < n else ():
         u, v = index.get(str(e["source"])), index.get(str(e["target"]))
         if u is None or v is None:
             continue
@@ -175,7 +176,7 @@ def timeline_layout(nodes: Sequence[NodeDict], edges: Sequence[EdgeDict]) -> Lay
             row += 1
         bands.append(Band(trace, top, row - 1, ghost=not any(i in known for i in members)))
         row += BAND_GAP
-    return Layout("timeline", x0, x1, y, order, bands, t0, max(0.0, row - BAND_GAP))
+    return Layout("timeline", x0, x1, y, order, bands, t0, max(0.0, row - BAND_GAP), index)
 
 
 def generations(n: int, pairs: Sequence[tuple[int, int]]) -> list[int]:
@@ -242,4 +243,4 @@ def dag_layout(nodes: Sequence[NodeDict], edges: Sequence[EdgeDict]) -> Layout:
             y[i] = offset + rank
             order.append(i)
     x = [float(g) for g in gen]
-    return Layout("dag", x, list(x), y, order, [], 0, float(max(tallest - 1, 0)))
+    return Layout("dag", x, list(x), y, order, [], 0, float(max(tallest - 1, 0)), index)
