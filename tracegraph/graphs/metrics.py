@@ -112,7 +112,7 @@ def declared_delay(attributes: dict[str, Any]) -> int | None:
     """
     for key in DECLARED_DELAY_KEYS:
         value = attributes.get(key)
-        if isinstance(value, bool):
+        if value is None or isinstance(value, bool):
             continue
         if isinstance(value, int | float) and math.isfinite(value):
             return int(value * 1_000_000)

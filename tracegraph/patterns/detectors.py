@@ -302,7 +302,9 @@ def fan_out_fan_in(G: nx.MultiDiGraph, ctx: DetectionContext) -> list[Finding]:
     'merge fans in 2 parallel calls of search (src.a, src.b), slowest 45 ns, merge waited 5 ns'
     """
     findings = []
-    for holder in sorted(ctx.held, key=lambda n: _start_key(ctx, n)):
+    # A fan-in holds at least two links; most holders hold one.
+    holders = [h for h, held in ctx.held.items() if len(held) >= 2]
+    for holder in sorted(holders, key=lambda n: _start_key(ctx, n)):
         hdata = ctx.node(holder)
         if hdata["ghost"]:
             continue
@@ -384,7 +386,7 @@ def batch_fan_in(G: nx.MultiDiGraph, ctx: DetectionContext) -> list[Finding]:
     """
     candidates = []
     for holder, held in ctx.held.items():
-        if ctx.node(holder)["ghost"]:
+        if len(held) < 2 or ctx.node(holder)["ghost"]:  # links to two traces at least
             continue
         edges = [e for e in ctx.unclaimed(held) if e[3].get("link_type") not in _NOT_BATCH]
         others = {e[0][0] for e in edges} - {holder[0]}
