@@ -30,3 +30,16 @@ def test_the_pure_core_imports_no_django():
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "", f"Django imported by the pure core: {done.stdout}"
     assert len(modules) > len(PURE)  # the check saw the modules, not just empty packages
+
+
+def test_a_worker_imports_the_views_as_it_boots_not_in_its_first_request(tmp_path):
+    code = (
+        "import sys, tracegraph.wsgi\n"
+        "print('tracegraph.web.views' in sys.modules, 'networkx' in sys.modules)\n"
+    )
+    env = {"PATH": "", "PYTHONPATH": str(ROOT), "TRACEGRAPH_VAR_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
