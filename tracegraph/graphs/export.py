@@ -24,7 +24,7 @@ from typing import Any
 import networkx as nx
 import orjson
 
-from tracegraph.graphs.build import NodeKey
+from tracegraph.graphs.build import CHILD, NodeKey
 
 __all__ = [
     "level_edges",
@@ -63,6 +63,9 @@ def span_edges(G: nx.MultiDiGraph) -> list[dict[str, Any]]:
         source = ids[u]
         for v, keydict in nbrs.items():
             target = ids[v]
+            if len(keydict) == 1 and keydict.get(0) is CHILD:  # most edges: one child edge
+                append({"source": source, "target": target, "kind": "child"})
+                continue
             for d in keydict.values():
                 if d["kind"] == "link":
                     append(
