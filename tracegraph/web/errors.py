@@ -33,11 +33,11 @@ def json_response(data: Any, *, status: int = 200, **headers: str) -> HttpRespon
 
     ``headers`` use underscores for dashes: ``Content_Disposition=...``.
     """
-    response = HttpResponse(
-        orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS),
-        content_type="application/json",
-        status=status,
-    )
+    try:
+        body = orjson.dumps(data)
+    except orjson.JSONEncodeError:  # a dict with int keys: slower, so not by default
+        body = orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+    response = HttpResponse(body, content_type="application/json", status=status)
     for key, value in headers.items():
         response[key.replace("_", "-")] = value
     return response
