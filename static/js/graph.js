@@ -283,6 +283,12 @@
     }
     deriveFigure(fig);
     fitLeftMargin(fig.layout);
+    var ring = roleIndex2(fig, "selected");
+    if (ring >= 0) {  // the selection ring drawn with the rest, not by a second draw
+      var point = selectionPoint(st, fig.data);
+      fig.data[ring].x = point.x;
+      fig.data[ring].y = point.y;
+    }
     header(data, st);
     hoodPanel(data, st);
     patternsPanel(data);
@@ -377,21 +383,27 @@
   }
 
   // --- selection ---------------------------------------------------------
+  /** The selected point of state `st` in `traces` (the figure's data, before
+   * or after drawing): {hit: [role, index] or null, x: [..], y: [..]}. */
+  function selectionPoint(st, traces) {
+    var sel = st.select || st.focus;
+    var hit = null;
+    if (page.level === "span" && sel) hit = find(sel, st.trace);
+    if (page.level === "trace") hit = find(st.trace);
+    if (!hit) return { hit: null, x: [], y: [] };
+    var src = traces[roleIndex2({ data: traces }, hit[0])];
+    return { hit: hit, x: [src.x[hit[1]]], y: [src.y[hit[1]]] };
+  }
+
   function applySelection(st) {
     var sel = st.select || st.focus;
     var idx = roleIndex("selected");
     if (idx < 0) return;
-    var hit = null;
-    if (page.level === "span" && sel) hit = find(sel, st.trace);
-    if (page.level === "trace") hit = find(st.trace);
-    var x = [], y = [];
-    if (hit) {
-      var src = gd.data[roleIndex(hit[0])];
-      x = [src.x[hit[1]]];
-      y = [src.y[hit[1]]];
-    }
+    var point = selectionPoint(st, gd.data);
+    var hit = point.hit, x = point.x, y = point.y;
     // A restyle redraws every WebGL trace (a second at 100,000 spans): skip it
-    // when the selection marker is already where it should be.
+    // when the selection marker is already where it should be (draw() puts it
+    // in the figure before the first draw).
     var cur = gd.data[idx];
     var same = cur.x.length === x.length && (!x.length || (cur.x[0] === x[0] && cur.y[0] === y[0]));
     if (!same) Plotly.restyle(gd, { x: [x], y: [y] }, [idx]);

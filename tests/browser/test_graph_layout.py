@@ -67,6 +67,11 @@ def test_band_labels_fit_the_margin_and_the_plot_is_drawn_once(browser, live_ser
     # One draw of the markers: the spans trace once, in the single full draw
     # (the markers of the link trace are a second POINTS call in it).
     assert edges["draws"] == 2
+    # Opened with a selection (as every re-centring click does): the ring is
+    # drawn with the rest, not by a second full draw (markers, links, ring).
+    w.goto(f"/graph/{tid(2)}?select={sid(2)}")
+    w.ready("/graph/")
+    assert w.page.evaluate(EDGES)["draws"] == 3
     assert w.errors == []
     context.close()
 
