@@ -72,3 +72,18 @@ def test_dag_layers_by_generation_across_traces():
         {"source": "c:C", "target": "c:D", "kind": "child"},
     ]
     assert dag_layout(nodes, edges).x0 == [0.0, 1.0, 2.0]
+
+
+def test_links_closing_a_cycle_back_in_time_do_not_flatten_the_dag():
+    # The batch B (trace b, starts at 0) links items I (trace i, start 50) that
+    # were themselves triggered by B's child S: B -> S -> I -> B is a cycle.
+    nodes = [n("b", "B", start=0, end=100), n("b", "S", parent="B", start=10),
+             n("i", "I", start=50)]  # fmt: skip
+    edges = [
+        {"source": "b:B", "target": "b:S", "kind": "child"},
+        {"source": "b:S", "target": "i:I", "kind": "link"},
+        {"source": "i:I", "target": "b:B", "kind": "link"},  # effect starts before its cause
+    ]
+    assert dag_layout(nodes, edges).x0 == [0.0, 1.0, 2.0]
+    # Without a cycle, an edge back in time stays and sets the layers.
+    assert dag_layout(nodes, edges[1:]).x0 == [2.0, 0.0, 1.0]

@@ -179,17 +179,9 @@ def timeline_layout(nodes: Sequence[NodeDict], edges: Sequence[EdgeDict]) -> Lay
     return Layout("timeline", x0, x1, y, order, bands, t0, max(0.0, row - BAND_GAP), index)
 
 
-def generations(n: int, pairs: Sequence[tuple[int, int]]) -> list[int]:
-    """Topological generation of each of ``n`` nodes over directed ``pairs``.
-
-    Nodes on (or downstream of) a cycle get one generation after the deepest
-    acyclic one, so a repaired parent loop stays visible instead of failing.
-
-    >>> generations(4, [(0, 1), (1, 2), (0, 2)])
-    [0, 1, 2, 0]
-    >>> generations(3, [(0, 1), (1, 0), (2, 0)])
-    [1, 1, 0]
-    """
+def _kahn(n: int, pairs: Sequence[tuple[int, int]]) -> tuple[list[int], list[bool]]:
+    """Kahn's algorithm: each node's generation, and whether it was reached
+    (a node on or downstream of a cycle is not)."""
     succ: list[list[int]] = [[] for _ in range(n)]
     indeg = [0] * n
     for u, v in pairs:
@@ -207,11 +199,53 @@ def generations(n: int, pairs: Sequence[tuple[int, int]]) -> list[int]:
             indeg[v] -= 1
             if indeg[v] == 0:
                 queue.append(v)
+    return gen, done
+
+
+def generations(n: int, pairs: Sequence[tuple[int, int]]) -> list[int]:
+    """Topological generation of each of ``n`` nodes over directed ``pairs``.
+
+    Nodes on (or downstream of) a cycle get one generation after the deepest
+    acyclic one, so a repaired parent loop stays visible instead of failing.
+
+    >>> generations(4, [(0, 1), (1, 2), (0, 2)])
+    [0, 1, 2, 0]
+    >>> generations(3, [(0, 1), (1, 0), (2, 0)])
+    [1, 1, 0]
+    """
+    gen, done = _kahn(n, pairs)
     last = max((gen[i] for i in range(n) if done[i]), default=-1)
     for i in range(n):
         if not done[i]:
             gen[i] = max(gen[i], last + 1)
     return gen
+
+
+def _without_cycles(
+    pairs: list[tuple[int, int]], nodes: Sequence[NodeDict]
+) -> list[tuple[int, int]]:
+    """``pairs``, less the edges that go back in time when they close a cycle.
+
+    Links can close cycles across traces (a batch span linking items that
+    started after it, a clock off between hosts); without the backward edges
+    the generations spread out again instead of collapsing the whole cyclic
+    region into one layer. An acyclic graph keeps every edge.
+
+    >>> nodes = [{"start": 0}, {"start": 5}, {"start": 9}]
+    >>> _without_cycles([(0, 1), (1, 2), (2, 0)], nodes)
+    [(0, 1), (1, 2)]
+    >>> _without_cycles([(0, 1), (2, 1)], nodes)
+    [(0, 1), (2, 1)]
+    """
+    if not all(_kahn(len(nodes), pairs)[1]):
+        start = [d.get("start") for d in nodes]
+
+        def backward(u: int, v: int) -> bool:
+            su, sv = start[u], start[v]
+            return su is not None and sv is not None and sv < su
+
+        return [(u, v) for u, v in pairs if not backward(u, v)]
+    return pairs
 
 
 def dag_layout(nodes: Sequence[NodeDict], edges: Sequence[EdgeDict]) -> Layout:
@@ -222,7 +256,7 @@ def dag_layout(nodes: Sequence[NodeDict], edges: Sequence[EdgeDict]) -> Layout:
         for e in edges
         if str(e["source"]) in index and str(e["target"]) in index
     ]
-    gen = generations(len(nodes), pairs)
+    gen = generations(len(nodes), _without_cycles(pairs, nodes))
     layers: dict[int, list[int]] = defaultdict(list)
     for i, g in enumerate(gen):
         layers[g].append(i)
