@@ -190,3 +190,27 @@ def test_graphs_and_patterns_import_no_django() -> None:
         "sys.exit(any(m == 'django' or m.startswith('django.') for m in sys.modules))"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_child_edges_share_one_read_only_mapping_that_copies_and_pickles() -> None:
+    import copy
+    import pickle
+
+    import pytest
+
+    # trace 1: a -> b, a -> c
+    G = build_graph([span(1, 1), span(1, 2, parent=1), span(1, 3, parent=1)])
+    shared = [d for _, _, d in G.edges(data=True)]
+    assert len(shared) == 2 and shared[0] is shared[1] == {"kind": "child"}
+    with pytest.raises(TypeError):
+        G.edges[key(1, 1), key(1, 2), 0]["colour"] = "red"
+    for H in (G.copy(), G.to_undirected()):  # networkx's copies: a dict per edge
+        copied = [d for _, _, d in H.edges(data=True)]
+        assert copied == [{"kind": "child"}] * 2 and copied[0] is not copied[1]
+        copied[0]["colour"] = "red"
+    assert shared[0] == {"kind": "child"}
+    for H in (copy.deepcopy(G), pickle.loads(pickle.dumps(G))):
+        data = [d for _, _, d in H.edges(data=True)]
+        assert data == [{"kind": "child"}] * 2  # still one shared, read-only dict
+        with pytest.raises(TypeError):
+            data[0]["colour"] = "red"
