@@ -84,23 +84,21 @@ def _index(nodes: Sequence[NodeDict]) -> dict[str, int]:
 
 def _waterfall(members: list[int], nodes: Sequence[NodeDict]) -> list[int]:
     """Depth-first, children by start; orphans and loop members become roots."""
-    span_ids = [str(nodes[i].get("span_id") or nodes[i]["id"]) for i in members]
-    by_span = dict(zip(span_ids, members, strict=True))
-    # Sort keys once per span, not once per comparison: (start, id).
-    key_of = {i: (nodes[i].get("start") or 0, str(nodes[i]["id"])) for i in members}
+    # Sorted by (start, id) once: every list built below is then in order.
+    ordered = sorted(members, key=lambda i: (nodes[i].get("start") or 0, str(nodes[i]["id"])))
+    by_span = {str(nodes[i].get("span_id") or nodes[i]["id"]): i for i in ordered}
     children: dict[int, list[int]] = defaultdict(list)
     roots: list[int] = []
-    for i in members:
+    for i in ordered:
         p = by_span.get(str(nodes[i].get("parent") or ""))
         if p is not None and p != i:
             children[p].append(i)
         else:
             roots.append(i)
 
-    key = key_of.__getitem__
     out: list[int] = []
     seen: set[int] = set()
-    stack = sorted(roots, key=key, reverse=True)
+    stack = roots[::-1]
     while stack:
         i = stack.pop()
         if i in seen:
@@ -109,10 +107,10 @@ def _waterfall(members: list[int], nodes: Sequence[NodeDict]) -> list[int]:
         out.append(i)
         kids = children.get(i)
         if kids:
-            stack.extend(sorted(kids, key=key, reverse=True))
+            stack.extend(reversed(kids))
     # Members of a parent loop are reachable from no root: append them by start.
     if len(out) < len(members):
-        out.extend(sorted((i for i in members if i not in seen), key=key))
+        out.extend(i for i in ordered if i not in seen)
     return out
 
 
