@@ -150,8 +150,9 @@
     document.getElementById("trace-link").href = "/traces/" + st.trace + (st.select ? "?focus=" + st.select : "");
   }
 
-  function roleIndex(role) {
-    var data = gd.data || [];
+  /** Index of the plotly trace with `role` in `data` (default: what is drawn), -1 if none. */
+  function roleIndex(role, data) {
+    data = data || gd.data || [];
     for (var i = 0; i < data.length; i++) if (data[i].meta && data[i].meta.role === role) return i;
     return -1;
   }
@@ -205,7 +206,7 @@
    * the parent -> child polyline and the duration bars from the span
    * markers' points, durations and parents, and the markers' hover texts. */
   function deriveFigure(fig) {
-    var spans = fig.data[roleIndex2(fig, "spans")];
+    var spans = fig.data[roleIndex("spans", fig.data)];
     var meta = spans && spans.meta;
     if (!meta || !meta.dur) return;
     var x = spans.x, y = spans.y, dur = meta.dur, n = x.length;
@@ -275,7 +276,7 @@
     fig.layout.uirevision = key;
     var focus = st.focus ? find(st.focus, st.trace) : null;
     if (focus && data.clickable && data.figure) {
-      var tr = fig.data[roleIndex2(fig, focus[0])];
+      var tr = fig.data[roleIndex(focus[0], fig.data)];
       var y = tr.y[focus[1]];
       var rows = 0;
       tr.y.forEach(function (v) { if (v > rows) rows = v; });
@@ -283,7 +284,7 @@
     }
     deriveFigure(fig);
     fitLeftMargin(fig.layout);
-    var ring = roleIndex2(fig, "selected");
+    var ring = roleIndex("selected", fig.data);
     if (ring >= 0) {  // the selection ring drawn with the rest, not by a second draw
       var point = selectionPoint(st, fig.data);
       fig.data[ring].x = point.x;
@@ -302,11 +303,6 @@
         gd.on("plotly_click", onClick);
       }
     });
-  }
-
-  function roleIndex2(fig, role) {
-    for (var i = 0; i < fig.data.length; i++) if (fig.data[i].meta && fig.data[i].meta.role === role) return i;
-    return -1;
   }
 
   // --- mapping points <-> spans -------------------------------------------
@@ -391,7 +387,7 @@
     if (page.level === "span" && sel) hit = find(sel, st.trace);
     if (page.level === "trace") hit = find(st.trace);
     if (!hit) return { hit: null, x: [], y: [] };
-    var src = traces[roleIndex2({ data: traces }, hit[0])];
+    var src = traces[roleIndex(hit[0], traces)];
     return { hit: hit, x: [src.x[hit[1]]], y: [src.y[hit[1]]] };
   }
 

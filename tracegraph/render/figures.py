@@ -225,8 +225,7 @@ def _hover(d: Mapping[str, Any], level: Level, unloaded: frozenset[str] = frozen
             f"{label}<br>{d.get('span_count', 0)} spans in {d.get('trace_count', 0)} traces"
             f" · {d.get('error_count', 0)} errors"
         )
-    start, end = d.get("start"), d.get("end")
-    dur = format_ns(end - start) if start is not None and end is not None else "?"
+    dur = format_ns(_duration(d))
     if level == "trace":
         return (
             f"{label}<br>{dur} · {d.get('span_count', 0)} spans · {d.get('error_count', 0)} errors"
