@@ -203,8 +203,9 @@
   }
 
   /** Build what the figure leaves to the page (tracegraph/render/figures.py):
-   * the parent -> child polyline and the duration bars from the span
-   * markers' points, durations and parents, and the markers' hover texts. */
+   * the parent -> child polyline from the span markers' points and parents,
+   * the pool the duration bars are picked from (pickBars), and the markers'
+   * hover texts. */
   function deriveFigure(fig) {
     var spans = fig.data[roleIndex("spans", fig.data)];
     var meta = spans && spans.meta;
@@ -217,12 +218,7 @@
       if (!how) return;
       var tx = [], ty = [], i, p;
       if (how === "bars") {
-        var errors = t.meta.errors ? 1 : 0;
-        for (i = 0; i < n; i++) {
-          if (bad[i] !== errors) continue;
-          tx.push(x[i], x[i] + Math.max(dur[i] || 0, 0) / 1e6, null);
-          ty.push(y[i], y[i], null);
-        }
+        return;  // picked per view: see pickBars
       } else if (how === "failed") {  // the failed spans' markers, red, on top
         (meta.failed || []).forEach(function (k) { tx.push(x[k]); ty.push(y[k]); });
       } else {  // "elbows": down at the child's start; "lines": parent to child
@@ -236,6 +232,7 @@
       t.x = tx;
       t.y = ty;
     });
+    bars = barPool(fig, x, y, dur, bad);
     if (meta.labels) {
       var text = new Array(n);
       for (var i = 0; i < n; i++) {
@@ -243,6 +240,126 @@
       }
       spans.hovertext = text;
     }
+  }
+
+  // --- duration bars: the ones that show ---------------------------------
+  // In software WebGL each bar costs about 30 µs of every frame, however short
+  // (10,000 bars: 0.3 s a frame). A bar shorter than its marker's radius is
+  // hidden under the marker, and one outside the view is not seen; so the page
+  // draws the bars that show in a window around the view (the view and its
+  // width and height again on each side, so that small pans redraw nothing),
+  // longest first and at most BAR_CAP, and picks them again after a zoom, or a
+  // pan out of that window (pickBars, BAR_SETTLE_MS after the last change).
+  var BAR_CAP = 20000;
+  var BAR_SETTLE_MS = 150;
+  var bars = null;      // the figure's pool: see barPool
+  var barTimer = null;
+
+  /** The bars of a figure, longest first; null when it has none to derive. */
+  function barPool(fig, x, y, dur, bad) {
+    var slots = [-1, -1];  // plotly trace of the plain bars, of the failed spans' bars
+    fig.data.forEach(function (t, k) {
+      if (t.meta && t.meta.derive === "bars") slots[t.meta.errors ? 1 : 0] = k;
+    });
+    if (slots[0] < 0 && slots[1] < 0) return null;
+    var order = [];
+    for (var i = 0; i < x.length; i++) if (dur[i] > 0) order.push(i);
+    order.sort(function (a, b) { return dur[b] - dur[a]; });
+    var spans = fig.data[roleIndex("spans", fig.data)];
+    var size = (spans.marker && typeof spans.marker.size === "number") ? spans.marker.size : 6;
+    return { x: x, y: y, dur: dur, bad: bad, order: order, slots: slots, radius: size / 2, view: null };
+  }
+
+  /** The window bars are picked for, around x range `xr` and y range `yr`
+   * shown on `w` x `h` pixels: bounds, and the shortest bar (ns) that shows. */
+  function barWindow(xr, yr, w, h) {
+    var x0 = Math.min(xr[0], xr[1]), x1 = Math.max(xr[0], xr[1]);
+    var y0 = Math.min(yr[0], yr[1]), y1 = Math.max(yr[0], yr[1]);
+    var dx = x1 - x0, dy = y1 - y0;
+    return {
+      x0: x0 - dx, x1: x1 + dx, y0: y0 - dy, y1: y1 + dy, vx: [x0, x1], vy: [y0, y1],
+      minDur: w > 0 ? bars.radius * dx * 1e6 / w : 0
+    };
+  }
+
+  /** Whether bars picked for window `had` still do for window `need`: the
+   * view is inside it, and the scale is the same (bars shorter than the new
+   * radius would be missing after a zoom in, too many drawn after a zoom out). */
+  function barsCover(had, need) {
+    if (!had) return false;
+    var r = need.minDur > 0 ? had.minDur / need.minDur : 1;
+    return r > 0.999999 && r < 1.000001 &&
+      need.vx[0] >= had.x0 && need.vx[1] <= had.x1 && need.vy[0] >= had.y0 && need.vy[1] <= had.y1;
+  }
+
+  /** x/y of the bars traces for window `v`: [[x, y] per slot]. */
+  function pickBars(v) {
+    var out = [[[], []], [[], []]];
+    var x = bars.x, y = bars.y, dur = bars.dur, order = bars.order, n = 0;
+    for (var k = 0; k < order.length && n < BAR_CAP; k++) {
+      var i = order[k], d = dur[i];
+      if (d < v.minDur) break;
+      var a = x[i], b = a + d / 1e6;
+      if (b < v.x0 || a > v.x1 || y[i] < v.y0 || y[i] > v.y1) continue;
+      var o = out[bars.bad[i]];
+      o[0].push(a, b, null);
+      o[1].push(y[i], y[i], null);
+      n++;
+    }
+    return out;
+  }
+
+  /** Before the first draw: the window from the layout's ranges, or the data's
+   * extent where plotly will autorange (a little wider: the bars kept are a
+   * few more than needed, never fewer). */
+  function placeBars(fig) {
+    if (!bars) return;
+    var lay = fig.layout, m = lay.margin || {};
+    var xr = lay.xaxis && lay.xaxis.range, yr = lay.yaxis && lay.yaxis.range;
+    if (!xr || !yr) {
+      var lo = Infinity, hi = -Infinity, top = Infinity, bottom = -Infinity;
+      for (var i = 0; i < bars.x.length; i++) {
+        var a = bars.x[i], b = a + Math.max(bars.dur[i] || 0, 0) / 1e6;
+        if (a < lo) lo = a;
+        if (b > hi) hi = b;
+        if (bars.y[i] < top) top = bars.y[i];
+        if (bars.y[i] > bottom) bottom = bars.y[i];
+      }
+      xr = xr || [lo, hi > lo ? hi : lo + 1];
+      yr = yr || [top, bottom > top ? bottom : top + 1];
+    }
+    var w = gd.clientWidth - (m.l || 0) - (m.r || 0), h = gd.clientHeight - (m.t || 0) - (m.b || 0);
+    var v = barWindow(xr, yr, w, h);
+    var picked = pickBars(v);
+    bars.slots.forEach(function (k, j) {
+      if (k < 0) return;
+      fig.data[k].x = picked[j][0];
+      fig.data[k].y = picked[j][1];
+    });
+    bars.view = v;
+  }
+
+  /** After a zoom or pan: pick the bars again once the view settles, if the
+   * drawn ones no longer do. */
+  function onRelayout() {
+    if (!bars) return;
+    clearTimeout(barTimer);
+    barTimer = setTimeout(function () {
+      var pool = bars, full = gd._fullLayout;
+      if (!pool || !full || !full.xaxis || !full._size) return;
+      var v = barWindow(full.xaxis.range, full.yaxis.range, full._size.w, full._size.h);
+      if (barsCover(pool.view, v)) return;
+      var picked = pickBars(v);
+      var slots = [], xs = [], ys = [];
+      pool.slots.forEach(function (k, j) {
+        if (k < 0) return;
+        slots.push(k);
+        xs.push(picked[j][0]);
+        ys.push(picked[j][1]);
+      });
+      pool.view = v;
+      Plotly.restyle(gd, { x: xs, y: ys }, slots);
+    }, BAR_SETTLE_MS);
   }
 
   var measure = null;  // a 2D context, for the widths of tick labels
@@ -282,8 +399,11 @@
       tr.y.forEach(function (v) { if (v > rows) rows = v; });
       if (rows > 300) fig.layout.yaxis.range = [y + 60, y - 60];
     }
+    clearTimeout(barTimer);
+    bars = null;
     deriveFigure(fig);
     fitLeftMargin(fig.layout);
+    placeBars(fig);
     var ring = roleIndex("selected", fig.data);
     if (ring >= 0) {  // the selection ring drawn with the rest, not by a second draw
       var point = selectionPoint(st, fig.data);
@@ -301,6 +421,7 @@
       if (!gd.__tgBound) {
         gd.__tgBound = true;
         gd.on("plotly_click", onClick);
+        gd.on("plotly_relayout", onRelayout);
       }
     });
   }

@@ -119,3 +119,53 @@ def test_the_page_draws_bars_elbows_and_hover_texts_from_the_span_points(browser
     assert dag["x"] == [0, 1] and dag["children"] == [[0, 1, None], [0, 0, None]]  # straight
     assert w.errors == []
     context.close()
+
+
+BARS = """() => {
+  const gd = document.getElementById("plot");
+  const bars = gd.data.filter(t => t.meta && t.meta.role === "bars")[0];
+  const starts = [];
+  for (let i = 0; i < bars.x.length; i += 3) starts.push(bars.x[i]);
+  return starts.sort((a, b) => a - b);
+}"""
+
+
+def test_the_page_draws_the_bars_that_show_and_picks_again_after_a_zoom(browser, live_server):
+    from tracegraph.traces.services import trace_batch_ingest
+
+    ms = 1_000_000
+    trace_batch_ingest(
+        spans=[
+            span(tid(4), sid(40), name="root", service="api", duration=1000 * ms),
+            span(tid(4), sid(41), parent=sid(40), name="a", start=10 * ms, duration=1_000),
+            span(tid(4), sid(42), parent=sid(40), name="b", start=500 * ms, duration=2_000),
+            span(tid(4), sid(43), parent=sid(40), name="c", start=900 * ms, duration=100 * ms),
+        ]
+    )  # fmt: skip
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    w = Watched(context, live_server.url)
+    w.goto(f"/graph/{tid(4)}")
+    w.ready("/graph/")
+    # A microsecond is under a pixel at this scale: hidden by its marker, not drawn.
+    assert w.page.evaluate(BARS) == [0, 900]
+    w.page.evaluate("""() => {
+      const gd = document.getElementById("plot");
+      window.__restyles = 0;
+      gd.on("plotly_restyle", () => { window.__restyles += 1; });
+    }""")
+    restyles = "() => window.__restyles"
+
+    def zoom(lo: float, hi: float) -> None:
+        w.page.evaluate(f"Plotly.relayout('plot', {{'xaxis.range': [{lo}, {hi}]}})")
+        w.page.wait_for_timeout(400)  # the page picks again 150 ms after the view settles
+
+    zoom(9.999, 10.003)  # 4 µs wide: span a's bar is hundreds of pixels long
+    assert w.page.evaluate(BARS) == [0, 10]  # b and c are outside the window
+    assert w.page.evaluate(restyles) == 1
+    zoom(9.9995, 10.0035)  # a small pan stays inside the window: nothing to redraw
+    assert w.page.evaluate(restyles) == 1
+    zoom(499.999, 500.003)  # a pan far away: b now, a gone
+    assert w.page.evaluate(BARS) == [0, 500]
+    assert w.page.evaluate(restyles) == 2
+    assert w.errors == []
+    context.close()

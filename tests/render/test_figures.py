@@ -171,10 +171,10 @@ def test_ghosts_of_stored_traces_outside_the_view_say_not_loaded():
     assert d.clickable["ghosts"]["s"] == ["G", "H"]
 
 
-def test_a_huge_timeline_starts_with_bars_and_elbows_hidden_but_in_the_legend():
-    from tracegraph.render.figures import HUGE, diagram
+def test_a_big_timeline_starts_with_elbows_hidden_but_in_the_legend_and_bars_shown():
+    from tracegraph.render.figures import BIG, diagram
 
-    n = HUGE + 1
+    n = BIG + 1
     nodes = [
         {"id": f"{'a' * 32}:{i:016x}", "trace_id": "a" * 32, "span_id": f"{i:016x}",
          "parent": "" if i == 0 else f"{0:016x}", "name": "op", "service": "svc", "kind": 1,
@@ -186,8 +186,9 @@ def test_a_huge_timeline_starts_with_bars_and_elbows_hidden_but_in_the_legend():
     ]
     fig = diagram(nodes, edges).figure
     by_name = {t["name"]: t for t in fig["data"]}
-    assert by_name["durations"]["visible"] == "legendonly"
-    assert by_name["durations"]["showlegend"] is True
+    # The page draws the bars that show in the view (graph.js, pickBars).
+    assert by_name["durations"].get("visible", True) is True
+    assert by_name["durations"]["meta"]["derive"] == "bars"
     assert by_name["parent → child"]["visible"] == "legendonly"
     assert by_name["spans"].get("visible", True) is True
     assert len(by_name["spans"]["x"]) == n

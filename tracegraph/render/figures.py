@@ -111,12 +111,6 @@ _PLOT_PX = 640.0
 #: parent -> child elbows start hidden (legend toggles them), thinner link lines.
 BIG = 5_000
 
-#: Above this many nodes the duration bars start hidden too (the legend
-#: brings them back): at 100,000 spans their 300,000-vertex polyline cost
-#: 10 s of the first frame in software WebGL, and bars narrower than a pixel
-#: say nothing the span markers do not.
-HUGE = 20_000
-
 
 def link_colour(link_type: str) -> str:
     """The colour of a link type; unknown types get the untyped-link grey.
@@ -429,7 +423,9 @@ def _build(
     clickable: dict[str, dict[str, list[Any]]] = {}
     failed = [_is_error(nodes[i], level) for i in real]
     if timeline:
-        # Drawn by the page from the spans' points and durations (``meta.dur``).
+        # Drawn by the page from the spans' points and durations (``meta.dur``):
+        # only the bars that show in the view, longest first (graph.js,
+        # pickBars), so a big timeline keeps them at the cost of a small one.
         for name, colour, errors in (
             ("durations", PALETTE["bar"], False),
             ("errors", PALETTE["error"], True),
@@ -441,8 +437,7 @@ def _build(
                     line={"color": colour, "width": bar_width},
                     hoverinfo="skip",
                     legendgroup=name,
-                    showlegend=(errors and any(failed)) or len(nodes) > HUGE,
-                    visible="legendonly" if len(nodes) > HUGE else True,
+                    showlegend=errors and any(failed),
                     meta={"role": "bars", "derive": "bars", "errors": errors},
                 )
             )
