@@ -169,3 +169,30 @@ def test_the_page_draws_the_bars_that_show_and_picks_again_after_a_zoom(browser,
     assert w.page.evaluate(restyles) == 2
     assert w.errors == []
     context.close()
+
+
+GL = """() => {
+  const probe = document.createElement("canvas").getContext("webgl");
+  const info = probe.getExtension("WEBGL_debug_renderer_info");
+  const plot = document.querySelector("#plot canvas.gl-canvas-context").getContext("webgl");
+  return {
+    renderer: String(probe.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : probe.RENDERER)),
+    antialias: plot.getContextAttributes().antialias,
+  };
+}"""
+
+
+def test_software_webgl_draws_without_multisampling(browser, live_server):
+    """No GPU here (--disable-gpu): SwiftShader, where 4x multisampling is half a frame."""
+    from tracegraph.traces.services import trace_batch_ingest
+
+    trace_batch_ingest(spans=[span(tid(5), sid(50), name="root")])
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    w = Watched(context, live_server.url)
+    w.goto(f"/graph/{tid(5)}")
+    w.ready("/graph/")
+    gl = w.page.evaluate(GL)
+    software = any(s in gl["renderer"].lower() for s in ("swiftshader", "llvmpipe", "software"))
+    assert gl["antialias"] is not software, gl
+    assert w.errors == []
+    context.close()
