@@ -6,7 +6,15 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from tracegraph.render.figures import LINK_COLOURS, diagram, escape_text
+import orjson
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.graphs.builders import tid
+from tests.graphs.test_properties import forests
+from tracegraph.graphs.build import build_graph
+from tracegraph.graphs.export import span_edges, span_elements, span_nodes
+from tracegraph.render.figures import LINK_COLOURS, diagram, diagram_of, escape_text
 
 CSS = Path(__file__).resolve().parents[2] / "static" / "css" / "tracegraph.css"
 
@@ -192,3 +200,21 @@ def test_a_big_timeline_starts_with_elbows_hidden_but_in_the_legend_and_bars_sho
     assert by_name["parent → child"]["visible"] == "legendonly"
     assert by_name["spans"].get("visible", True) is True
     assert len(by_name["spans"]["x"]) == n
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(forests(), st.sampled_from(["timeline", "dag"]), st.frozensets(st.integers(1, 8)))
+def test_a_span_graph_drawn_from_its_own_dicts_is_the_diagram_of_its_api_answer(
+    spans, layout, unloaded
+) -> None:
+    """The live figure (span_elements) and a stored one (the API's nodes and edges) agree."""
+    G = build_graph(spans)
+    cut = [tid(t) for t in unloaded]
+    live = diagram_of(*span_elements(G), layout=layout, unloaded=cut)
+    stored = diagram(span_nodes(G), span_edges(G), layout=layout, unloaded=cut)
+    assert orjson.dumps(live.figure) == orjson.dumps(stored.figure)
+    assert (live.traces, live.clickable, live.links) == (
+        stored.traces,
+        stored.clickable,
+        stored.links,
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tracegraph.render.layout import dag_layout, generations, timeline_layout
+from tracegraph.render.layout import dag_layout, edge_pairs, generations, timeline_layout
 
 
 def n(trace, span, *, parent="", start=0, end=None, ghost=False):
@@ -23,7 +23,7 @@ def test_it_gives_each_trace_a_band_in_start_order():
     #   band c:    └─> C
     nodes = [n("c", "C", start=100_000_000), n("p", "P", start=0)]
     edges = [{"source": "p:P", "target": "c:C", "kind": "link"}]
-    L = timeline_layout(nodes, edges)
+    L = timeline_layout(nodes, edge_pairs(nodes, edges))
     assert [b.key for b in L.bands] == ["p", "c"]
     assert L.y[1] < L.y[0]
     assert L.bands[1].y0 - L.bands[0].y1 == 2  # one empty row between bands
@@ -53,7 +53,9 @@ def test_a_parent_loop_is_drawn_not_dropped():
 
 def test_a_ghost_sits_at_the_time_of_its_linked_span_in_its_own_band():
     nodes = [n("t", "C", start=50_000_000), n("gone", "G", ghost=True)]
-    L = timeline_layout(nodes, [{"source": "gone:G", "target": "t:C", "kind": "link"}])
+    L = timeline_layout(
+        nodes, edge_pairs(nodes, [{"source": "gone:G", "target": "t:C", "kind": "link"}])
+    )
     assert L.x0[1] == L.x0[0] == 0.0
     assert [(b.key, b.ghost) for b in L.bands] == [("t", False), ("gone", True)]
 
@@ -71,7 +73,7 @@ def test_dag_layers_by_generation_across_traces():
         {"source": "p:P", "target": "c:C", "kind": "link"},
         {"source": "c:C", "target": "c:D", "kind": "child"},
     ]
-    assert dag_layout(nodes, edges).x0 == [0.0, 1.0, 2.0]
+    assert dag_layout(nodes, edge_pairs(nodes, edges)).x0 == [0.0, 1.0, 2.0]
 
 
 def test_links_closing_a_cycle_back_in_time_do_not_flatten_the_dag():
@@ -84,6 +86,6 @@ def test_links_closing_a_cycle_back_in_time_do_not_flatten_the_dag():
         {"source": "b:S", "target": "i:I", "kind": "link"},
         {"source": "i:I", "target": "b:B", "kind": "link"},  # effect starts before its cause
     ]
-    assert dag_layout(nodes, edges).x0 == [0.0, 1.0, 2.0]
+    assert dag_layout(nodes, edge_pairs(nodes, edges)).x0 == [0.0, 1.0, 2.0]
     # Without a cycle, an edge back in time stays and sets the layers.
-    assert dag_layout(nodes, edges[1:]).x0 == [2.0, 0.0, 1.0]
+    assert dag_layout(nodes, edge_pairs(nodes, edges[1:])).x0 == [2.0, 0.0, 1.0]

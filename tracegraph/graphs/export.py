@@ -30,6 +30,7 @@ __all__ = [
     "level_edges",
     "level_nodes",
     "span_edges",
+    "span_elements",
     "span_id",
     "span_nodes",
     "to_graphml",
@@ -81,6 +82,37 @@ def span_edges(G: nx.MultiDiGraph) -> list[dict[str, Any]]:
                 else:
                     append({"source": source, "target": target, "kind": d["kind"]})
     return out
+
+
+def span_elements(
+    G: nx.MultiDiGraph,
+) -> tuple[list[dict[str, Any]], list[tuple[int, int, dict[str, Any]]]]:
+    """The span graph's own node dicts, and its edges as ``(u, v, data)`` by position.
+
+    What the diagram needs (:func:`tracegraph.render.figures.diagram_of`),
+    without building the API's node and edge dicts: the dicts are G's, to be
+    read, not changed. Every edge of a pair comes once, child edges with the
+    shared :data:`~tracegraph.graphs.build.CHILD` data.
+
+    >>> from tracegraph.domain import SpanRecord
+    >>> from tracegraph.graphs.build import build_graph
+    >>> t = "a" * 32
+    >>> G = build_graph([SpanRecord(t, "1" * 16, "GET /", 0, 10),
+    ...                  SpanRecord(t, "2" * 16, "SELECT", 2, 5, parent_span_id="1" * 16)])
+    >>> nodes, pairs = span_elements(G)
+    >>> [n["name"] for n in nodes], [(u, v, d["kind"]) for u, v, d in pairs]
+    (['GET /', 'SELECT'], [(0, 1, 'child')])
+    """
+    position = {n: i for i, n in enumerate(G._node)}
+    pairs: list[tuple[int, int, dict[str, Any]]] = []
+    append = pairs.append
+    for u, nbrs in G._succ.items():
+        iu = position[u]
+        for v, keydict in nbrs.items():
+            iv = position[v]
+            for d in keydict.values():
+                append((iu, iv, d))
+    return list(G._node.values()), pairs
 
 
 def level_nodes(G: nx.DiGraph) -> list[dict[str, Any]]:

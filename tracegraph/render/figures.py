@@ -59,13 +59,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from tracegraph.render.layout import Layout, dag_layout, timeline_layout
+from tracegraph.render.layout import Layout, Pair, dag_layout, edge_pairs, timeline_layout
 
 __all__ = [
     "LINK_COLOURS",
     "PALETTE",
     "Diagram",
     "diagram",
+    "diagram_of",
     "escape_text",
     "format_ns",
     "link_colour",
@@ -199,20 +200,27 @@ def _scatter(name: str, **extra: Any) -> dict[str, Any]:
     return trace
 
 
+def _node_id(d: Mapping[str, Any]) -> str:
+    """The API id of a node: ``id``, or ``trace_id:span_id`` for a span graph's own node dict."""
+    if "id" in d:
+        return str(d["id"])
+    return f"{d['trace_id']}:{d['span_id']}"
+
+
 def _node_label(d: Mapping[str, Any], level: Level) -> str:
     if level == "trace":
-        return f"{d.get('root_service') or '?'} · {d.get('root_name') or d['id']}"
+        return f"{d.get('root_service') or '?'} · {d.get('root_name') or _node_id(d)}"
     if level == "service":
-        return str(d.get("service") or d["id"])
+        return str(d.get("service") or _node_id(d))
     return f"{d.get('service') or '?'} · {d.get('name') or ''}"
 
 
 def _hover(d: Mapping[str, Any], level: Level, unloaded: frozenset[str] = frozenset()) -> str:
     if d.get("ghost"):
         what = "trace" if level == "trace" else "span"
-        if str(d.get("trace_id") or d["id"]) in unloaded:
-            return f"not loaded (beyond the depth or a bound): {what} {escape_text(d['id'])}"
-        return f"not stored: {what} {escape_text(d['id'], limit=60)}"
+        if _trace_of(d) in unloaded:
+            return f"not loaded (beyond the depth or a bound): {what} {escape_text(_node_id(d))}"
+        return f"not stored: {what} {escape_text(_node_id(d), limit=60)}"
     label = escape_text(_node_label(d, level))
     if level == "service":
         return (
@@ -233,7 +241,7 @@ def _duration(d: Mapping[str, Any]) -> int | None:
 
 
 def _trace_of(d: Mapping[str, Any]) -> str:
-    return str(d.get("trace_id") or d["id"])
+    return str(d.get("trace_id") or _node_id(d))
 
 
 def _is_error(d: Mapping[str, Any], level: Level) -> bool:
@@ -283,23 +291,42 @@ def diagram(
     (the expansion's ``cut``): their ghost spans say "not loaded", the others
     "not stored".
     """
+    return diagram_of(
+        nodes, edge_pairs(nodes, edges), level=level, layout=layout, unloaded=unloaded
+    )
+
+
+def diagram_of(
+    nodes: Sequence[Mapping[str, Any]],
+    pairs: Sequence[Pair],
+    *,
+    level: Level = "span",
+    layout: LayoutName = "timeline",
+    unloaded: Iterable[str] = (),
+) -> Diagram:
+    """:func:`diagram` for edges given as ``(u, v, data)`` pairs of positions in ``nodes``.
+
+    A span graph's own node and edge dicts can be drawn this way without
+    turning them into the API's (:func:`tracegraph.graphs.export.span_elements`):
+    at 100,000 spans that is a quarter of a second less.
+    """
     if level == "service":
         layout = "dag"
-    L = timeline_layout(nodes, edges) if layout == "timeline" else dag_layout(nodes, edges)
-    return _build(nodes, edges, L, level=level, unloaded=frozenset(unloaded))
+    L = timeline_layout(nodes, pairs) if layout == "timeline" else dag_layout(nodes, pairs)
+    return _build(nodes, pairs, L, level=level, unloaded=frozenset(unloaded))
 
 
 def _key(d: Mapping[str, Any], level: Level, trace_index: dict[str, int]) -> list[Any]:
     if level == "span":
         return [trace_index[str(d["trace_id"])], str(d["span_id"])]
     if level == "trace":
-        return [trace_index[str(d["id"])], ""]
-    return [-1, str(d["id"])]
+        return [trace_index[_node_id(d)], ""]
+    return [-1, _node_id(d)]
 
 
 def _build(
     nodes: Sequence[Mapping[str, Any]],
-    edges: Sequence[Mapping[str, Any]],
+    edges: Sequence[Pair],
     L: Layout,
     *,
     level: Level,
@@ -310,11 +337,10 @@ def _build(
     trace_index: dict[str, int] = {}
     if level != "service":
         for i in L.order:
-            t = str(nodes[i].get("trace_id") or nodes[i]["id"])
+            t = _trace_of(nodes[i])
             if t not in trace_index:
                 trace_index[t] = len(traces)
                 traces.append(t)
-    index = L.index or {str(n["id"]): i for i, n in enumerate(nodes)}
     x0, x1, y = L.x0, L.x1, L.y
     rows = max(L.rows + 1, 1.0)
     px = _PLOT_PX / rows
@@ -353,14 +379,11 @@ def _build(
     cx: list[float | None] = []
     cy: list[float | None] = []
     parent_point = [-1] * len(real)
-    by_type: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
-    for e in edges:
-        u, v = index.get(e["source"]), index.get(e["target"])
-        if u is None or v is None:
-            continue
+    by_type: dict[str, list[Pair]] = defaultdict(list)
+    for u, v, e in edges:
         link_type = None if e.get("kind") == "child" else _edge_type(e)
         if link_type is not None:
-            by_type[link_type].append(e)
+            by_type[link_type].append((u, v, e))
         elif derived and u in point and v in point:
             parent_point[point[v]] = point[u]
         elif timeline:  # an elbow: down from the parent's row at the child's start
@@ -395,8 +418,7 @@ def _build(
         hover: list[str | None] = []
         sizes: list[float] = []
         pairs: list[list[list[Any]]] = []
-        for e in by_type[link_type]:
-            u, v = index[str(e["source"])], index[str(e["target"])]
+        for u, v, e in by_type[link_type]:
             text = _edge_hover(e, link_type)
             lx += [x1[u], x0[v], None]
             ly += [y[u], y[v], None]
@@ -580,7 +602,7 @@ def _build(
         fig_layout["xaxis"] = _axis(f"ms since {origin} UTC")
         label_of: dict[str, str] = {}
         for i in L.order:
-            t = str(nodes[i].get("trace_id") or nodes[i]["id"])
+            t = _trace_of(nodes[i])
             if t not in label_of and not nodes[i].get("ghost"):
                 label_of[t] = _node_label(nodes[i], level)
         tickvals = [(b.y0 + b.y1) / 2 for b in L.bands] if level == "span" else []
@@ -591,7 +613,8 @@ def _build(
             for b in L.bands
         ]
         if level == "trace":
-            tickvals = [y[index[b.key]] for b in L.bands if b.key in index]
+            row_of = {_node_id(d): y[i] for i, d in enumerate(nodes)}
+            tickvals = [row_of[b.key] for b in L.bands if b.key in row_of]
         fig_layout["yaxis"] = _axis(
             "",
             autorange="reversed",

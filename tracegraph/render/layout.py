@@ -1,9 +1,11 @@
 """Positions for the cross-trace diagram; no drawing, no I/O (DESIGN §6).
 
-Input is the node and edge lists of the graph API (:mod:`tracegraph.graphs.export`):
-plain dicts, so the layouts run on what a browser would see. Output is a
-:class:`Layout`: for node ``i`` of the input, ``x0[i]..x1[i]`` on the x axis
-and row ``y[i]``; :mod:`.figures` turns it into a plotly figure.
+Input is a node list of plain dicts (the graph API's nodes, or a span graph's
+own node dicts, :mod:`tracegraph.graphs.export`) and the edges as *pairs*
+``(u, v, data)`` of node positions in that list (:func:`edge_pairs` makes
+them from the API's edges). Output is a :class:`Layout`: for node ``i`` of
+the input, ``x0[i]..x1[i]`` on the x axis and row ``y[i]``; :mod:`.figures`
+turns it into a plotly figure.
 
 Two layouts, both linear or ``n log n`` in the nodes (a request never runs
 spring_layout or graphviz: minutes at 10,000 nodes):
@@ -24,11 +26,13 @@ spring_layout or graphviz: minutes at 10,000 nodes):
 ...     {"id": "t1:b", "trace_id": "t1", "parent": "a", "start": 2, "end": 5},
 ...     {"id": "t2:c", "trace_id": "t2", "parent": "", "start": 20, "end": 30},
 ... ]
->>> edges = [{"source": "t1:a", "target": "t2:c", "kind": "link"}]
->>> L = timeline_layout(nodes, edges)
+>>> pairs = edge_pairs(nodes, [{"source": "t1:a", "target": "t2:c", "kind": "link"}])
+>>> pairs
+[(0, 2, {'source': 't1:a', 'target': 't2:c', 'kind': 'link'})]
+>>> L = timeline_layout(nodes, pairs)
 >>> L.y, [b.key for b in L.bands]
 ([0.0, 1.0, 3.0], ['t1', 't2'])
->>> dag_layout(nodes, edges).x0
+>>> dag_layout(nodes, pairs).x0
 [0.0, 0.0, 1.0]
 """
 
@@ -39,10 +43,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Band", "Layout", "dag_layout", "generations", "timeline_layout"]
+__all__ = ["Band", "Layout", "Pair", "dag_layout", "edge_pairs", "generations", "timeline_layout"]
 
 NodeDict = Mapping[str, Any]
 EdgeDict = Mapping[str, Any]
+#: An edge as the positions of its source and target in the node list, and its data.
+Pair = tuple[int, int, EdgeDict]
 
 #: Empty rows between two trace bands.
 BAND_GAP = 1.0
@@ -64,7 +70,7 @@ class Layout:
 
     ``order`` lists node indices in drawing order (waterfall order for a
     timeline). ``t0`` is the time origin in ns (timeline; 0 for dag), ``rows``
-    the number of rows used, ``index`` each node's position by its ``id``.
+    the number of rows used.
     """
 
     kind: Literal["timeline", "dag"]
@@ -75,18 +81,30 @@ class Layout:
     bands: list[Band] = field(default_factory=list)
     t0: int = 0
     rows: float = 0.0
-    index: dict[str, int] = field(default_factory=dict)
 
 
-def _index(nodes: Sequence[NodeDict]) -> dict[str, int]:
-    return {str(n["id"]): i for i, n in enumerate(nodes)}
+def edge_pairs(nodes: Sequence[NodeDict], edges: Sequence[EdgeDict]) -> list[Pair]:
+    """The API's edges (``source``/``target`` node ids) as pairs of positions
+    in ``nodes``; an edge whose end is not in ``nodes`` is left out."""
+    index = {str(n["id"]): i for i, n in enumerate(nodes)}
+    pairs: list[Pair] = []
+    for e in edges:
+        u, v = index.get(str(e["source"])), index.get(str(e["target"]))
+        if u is not None and v is not None:
+            pairs.append((u, v, e))
+    return pairs
+
+
+def _local_id(d: NodeDict) -> str:
+    """A node's id inside its trace: the span id, or the id of a trace or service node."""
+    return str(d.get("span_id") or d["id"])
 
 
 def _waterfall(members: list[int], nodes: Sequence[NodeDict]) -> list[int]:
     """Depth-first, children by start; orphans and loop members become roots."""
-    # Sorted by (start, id) once: every list built below is then in order.
-    ordered = sorted(members, key=lambda i: (nodes[i].get("start") or 0, str(nodes[i]["id"])))
-    by_span = {str(nodes[i].get("span_id") or nodes[i]["id"]): i for i in ordered}
+    # Sorted by (start, span id) once: every list built below is then in order.
+    ordered = sorted(members, key=lambda i: (nodes[i].get("start") or 0, _local_id(nodes[i])))
+    by_span = {_local_id(nodes[i]): i for i in ordered}
     children: dict[int, list[int]] = defaultdict(list)
     roots: list[int] = []
     for i in ordered:
@@ -114,21 +132,20 @@ def _waterfall(members: list[int], nodes: Sequence[NodeDict]) -> list[int]:
     return out
 
 
-def timeline_layout(nodes: Sequence[NodeDict], edges: Sequence[EdgeDict]) -> Layout:
+def timeline_layout(nodes: Sequence[NodeDict], pairs: Sequence[Pair]) -> Layout:
     """One band per trace, x = time (ms since the earliest start), y = row.
 
     Works for span-level nodes (``trace_id``, ``parent``, ``start``, ``end``)
     and trace-level nodes (one row each, ``id`` = trace id).
 
     >>> L = timeline_layout(
-    ...     [{"id": "t:g", "trace_id": "t", "start": None, "end": None, "ghost": True},
-    ...      {"id": "u:a", "trace_id": "u", "start": 5_000_000, "end": 7_000_000}],
-    ...     [{"source": "t:g", "target": "u:a", "kind": "link"}])
+    ...     [{"trace_id": "t", "span_id": "g", "start": None, "end": None, "ghost": True},
+    ...      {"trace_id": "u", "span_id": "a", "start": 5_000_000, "end": 7_000_000}],
+    ...     [(0, 1, {"kind": "link"})])
     >>> L.x0, L.t0, [(b.key, b.ghost) for b in L.bands]
     ([0.0, 0.0], 5000000, [('u', False), ('t', True)])
     """
     n = len(nodes)
-    index = _index(nodes)
     known = {i for i, d in enumerate(nodes) if d.get("start") is not None and not d.get("ghost")}
     t0 = min((int(nodes[i]["start"]) for i in known), default=0)
     x0 = [0.0] * n
@@ -142,10 +159,7 @@ def timeline_layout(nodes: Sequence[NodeDict], edges: Sequence[EdgeDict]) -> Lay
         x1[i] = (int(d.get("end") or start) - t0) // 1000 / 1000
     # A ghost has no times: place it where the span it is linked with is.
     placed = set(known)
-    for e in edges if len(placed) < n else ():
-        u, v = index.get(str(e["source"])), index.get(str(e["target"]))
-        if u is None or v is None:
-            continue
+    for u, v, _ in pairs if len(placed) < n else ():
         if u not in placed and v in placed:  # ghost cause: at the effect's start
             x0[u] = x1[u] = x0[v]
             placed.add(u)
@@ -174,7 +188,7 @@ def timeline_layout(nodes: Sequence[NodeDict], edges: Sequence[EdgeDict]) -> Lay
             row += 1
         bands.append(Band(trace, top, row - 1, ghost=not any(i in known for i in members)))
         row += BAND_GAP
-    return Layout("timeline", x0, x1, y, order, bands, t0, max(0.0, row - BAND_GAP), index)
+    return Layout("timeline", x0, x1, y, order, bands, t0, max(0.0, row - BAND_GAP))
 
 
 def _kahn(n: int, pairs: Sequence[tuple[int, int]]) -> tuple[list[int], list[bool]]:
@@ -246,15 +260,10 @@ def _without_cycles(
     return pairs
 
 
-def dag_layout(nodes: Sequence[NodeDict], edges: Sequence[EdgeDict]) -> Layout:
+def dag_layout(nodes: Sequence[NodeDict], pairs: Sequence[Pair]) -> Layout:
     """Layers by topological generation over every edge; y = rank in the layer."""
-    index = _index(nodes)
-    pairs = [
-        (index[str(e["source"])], index[str(e["target"])])
-        for e in edges
-        if str(e["source"]) in index and str(e["target"]) in index
-    ]
-    gen = generations(len(nodes), _without_cycles(pairs, nodes))
+    ends = [(u, v) for u, v, _ in pairs]
+    gen = generations(len(nodes), _without_cycles(ends, nodes))
     layers: dict[int, list[int]] = defaultdict(list)
     for i, g in enumerate(gen):
         layers[g].append(i)
@@ -267,7 +276,7 @@ def dag_layout(nodes: Sequence[NodeDict], edges: Sequence[EdgeDict]) -> Layout:
             key=lambda i: (
                 str(nodes[i].get("trace_id") or ""),
                 nodes[i].get("start") or 0,
-                str(nodes[i]["id"]),
+                _local_id(nodes[i]),
             ),
         )
         offset = (tallest - len(members)) / 2  # centre short layers
@@ -275,4 +284,4 @@ def dag_layout(nodes: Sequence[NodeDict], edges: Sequence[EdgeDict]) -> Layout:
             y[i] = offset + rank
             order.append(i)
     x = [float(g) for g in gen]
-    return Layout("dag", x, list(x), y, order, [], 0, float(max(tallest - 1, 0)), index)
+    return Layout("dag", x, list(x), y, order, [], 0, float(max(tallest - 1, 0)))

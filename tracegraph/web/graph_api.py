@@ -29,7 +29,14 @@ from tracegraph.traces.graph_service import (
 from tracegraph.web.errors import ApiError, api, json_response
 from tracegraph.web.params import choice_param, int_param, span_id_param, trace_id_param
 
-__all__ = ["graph", "graph_params", "graph_payload", "journey_view", "link_stats"]
+__all__ = [
+    "graph",
+    "graph_params",
+    "graph_payload",
+    "graph_summary",
+    "journey_view",
+    "link_stats",
+]
 
 KNOWN_TYPES = frozenset((*LINK_TYPES, "link"))
 
@@ -68,11 +75,14 @@ def graph_payload(view: GraphView, params: GraphParams) -> dict[str, Any]:
         nodes, edges = span_nodes(view.graph), span_edges(view.graph)  # type: ignore[arg-type]
     else:
         nodes, edges = level_nodes(view.graph), level_edges(view.graph)
+    return {"level": params.level, "nodes": nodes, "edges": edges, **graph_summary(view, params)}
+
+
+def graph_summary(view: GraphView, params: GraphParams) -> dict[str, Any]:
+    """:func:`graph_payload` without the nodes and edges."""
     hood = view.hood
     return {
         "level": params.level,
-        "nodes": nodes,
-        "edges": edges,
         "patterns": [f.as_dict(span_id) for f in view.patterns],
         "truncated": hood.truncated,
         "cut": [c for c in hood.cut if c["reason"] != "depth"],
