@@ -335,9 +335,11 @@ def _build(
     timeline = L.kind == "timeline"
     traces: list[str] = []
     trace_index: dict[str, int] = {}
+    # Per node, its trace: the loops below run once per span (100,000 at most).
+    trace_of = [d.get("trace_id") or _node_id(d) for d in nodes]
     if level != "service":
         for i in L.order:
-            t = _trace_of(nodes[i])
+            t = trace_of[i]
             if t not in trace_index:
                 trace_index[t] = len(traces)
                 traces.append(t)
@@ -530,12 +532,18 @@ def _build(
                 meta={"role": "failed", "derive": "failed"},
             )
         )
-    keys = [_key(nodes[i], level, trace_index) for i in real]
-    clickable["spans"] = {"t": [k[0] for k in keys], "s": [k[1] for k in keys]}
+    if level == "span":  # _key's answer, without a call per span
+        clickable["spans"] = {
+            "t": [trace_index[trace_of[i]] for i in real],
+            "s": [str(nodes[i]["span_id"]) for i in real],
+        }
+    else:
+        keys = [_key(nodes[i], level, trace_index) for i in real]
+        clickable["spans"] = {"t": [k[0] for k in keys], "s": [k[1] for k in keys]}
     data.append(
         _scatter(
             "not loaded"
-            if ghosts and all(_trace_of(nodes[i]) in unloaded for i in ghosts)
+            if ghosts and all(trace_of[i] in unloaded for i in ghosts)
             else "not stored",
             x=[x0[i] for i in ghosts],
             y=[y[i] for i in ghosts],
@@ -602,7 +610,7 @@ def _build(
         fig_layout["xaxis"] = _axis(f"ms since {origin} UTC")
         label_of: dict[str, str] = {}
         for i in L.order:
-            t = _trace_of(nodes[i])
+            t = trace_of[i]
             if t not in label_of and not nodes[i].get("ghost"):
                 label_of[t] = _node_label(nodes[i], level)
         tickvals = [(b.y0 + b.y1) / 2 for b in L.bands] if level == "span" else []

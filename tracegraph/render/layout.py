@@ -103,8 +103,9 @@ def _local_id(d: NodeDict) -> str:
 def _waterfall(members: list[int], nodes: Sequence[NodeDict]) -> list[int]:
     """Depth-first, children by start; orphans and loop members become roots."""
     # Sorted by (start, span id) once: every list built below is then in order.
-    ordered = sorted(members, key=lambda i: (nodes[i].get("start") or 0, _local_id(nodes[i])))
-    by_span = {_local_id(nodes[i]): i for i in ordered}
+    local = {i: _local_id(nodes[i]) for i in members}
+    ordered = sorted(members, key=lambda i: (nodes[i].get("start") or 0, local[i]))
+    by_span = {local[i]: i for i in ordered}
     children: dict[int, list[int]] = defaultdict(list)
     roots: list[int] = []
     for i in ordered:
