@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tests.graphs.builders import ZERO_SPAN, ZERO_TRACE, key, link, span, tid
 from tracegraph.domain.records import SpanRecord
 from tracegraph.graphs import MemorySource, build_graph, expand
-from tracegraph.graphs.build import child_edges, link_edges
+from tracegraph.graphs.build import _cycle_cuts, child_edges, link_edges
 
 MAX_TRACES = 6
 
@@ -134,3 +134,20 @@ def test_forward_from_a_reaches_b_iff_backward_from_b_reaches_a(
     forward = expand(src, tid(a), depth=20, direction="forward")
     backward = expand(src, tid(b), depth=20, direction="backward")
     assert (tid(b) in forward.trace_ids) is (tid(a) in backward.trace_ids)
+
+
+@settings(max_examples=80, deadline=None)
+@given(forests())
+def test_walking_only_from_children_that_start_early_finds_every_parent_cycle(
+    spans: list[SpanRecord],
+) -> None:
+    kept = first_of_each(spans)
+    parent_of = {
+        k: (k[0], s.parent_span_id)
+        for k, s in kept.items()
+        if s.parent_span_id and (k[0], s.parent_span_id) in kept
+    }
+    early = [k for k, p in parent_of.items() if kept[k].start <= kept[p].start]
+    everything = _cycle_cuts(parent_of, kept)
+    assert sorted(_cycle_cuts(parent_of, kept, early)) == sorted(everything)
+    assert sorted(build_graph(spans).graph["anomalies"]["parent_cycles"]) == sorted(everything)

@@ -222,6 +222,7 @@ def _build(spans: Iterable[SpanRecord], links: Iterable[LinkRecord] | None) -> n
     loaded: dict[NodeKey, SpanRecord] = {}
     trace_ids: dict[str, str] = {}  # one string object per trace id: memory
     truncated: set[NodeKey] = set()
+    holders: list[tuple[NodeKey, SpanRecord]] = []  # the spans that hold links
     dropped = 0
     for span in spans:
         t = trace_ids.setdefault(span.trace_id, span.trace_id)
@@ -244,6 +245,8 @@ def _build(spans: Iterable[SpanRecord], links: Iterable[LinkRecord] | None) -> n
         }
         succ[key] = {}
         pred[key] = {}
+        if span.links:
+            holders.append((key, span))
         if span.dropped_links_count > 0:
             truncated.add(key)
             dropped += span.dropped_links_count
@@ -252,33 +255,42 @@ def _build(spans: Iterable[SpanRecord], links: Iterable[LinkRecord] | None) -> n
 
     # Parent edges. A parent pointer that is missing makes an orphan root; a
     # pointer that closes a cycle is cut at one span, which becomes a root.
+    # Around a cycle the starts cannot all rise from parent to child, so only
+    # walks from children starting no later than their parent can find one.
     parent_of: dict[NodeKey, NodeKey] = {}
     orphans = anomalies["orphans"]
+    skewed = anomalies["clock_skew"]
+    early: list[NodeKey] = []  # children starting no later than their parent
     for key, span in loaded.items():
         pid = span.parent_span_id
         if pid:
             pkey = (key[0], pid)
-            if pkey in loaded:
-                parent_of[key] = pkey
-            else:
+            parent = loaded.get(pkey)
+            if parent is None:
                 orphans.append(key)
-    for cut in _cycle_cuts(parent_of, loaded):
+                continue
+            parent_of[key] = pkey
+            if span.start <= parent.start:
+                early.append(key)
+            if span.start < parent.start or span.end > parent.end:
+                skewed.append(key)
+    cuts = _cycle_cuts(parent_of, loaded, early)
+    for cut in cuts:
         del parent_of[cut]
         anomalies["parent_cycles"].append(cut)
+    if cuts:  # a span cut from its parent is a root: not skewed against it
+        roots = set(cuts)
+        skewed[:] = [key for key in skewed if key not in roots]
 
-    skewed = anomalies["clock_skew"]
     for key, pkey in parent_of.items():
         keydict = {0: CHILD}  # one child edge per pair: key 0
         succ[pkey][key] = keydict
         pred[key][pkey] = keydict
-        child, parent = loaded[key], loaded[pkey]
-        if child.start < parent.start or child.end > parent.end:
-            skewed.append(key)
 
     # Link edges, cause -> effect. A link is known by (holder, index): the
     # extra links repeat those loaded spans hold, and are skipped here.
     seen: set[LinkRef] = set()
-    for key, span in loaded.items():
+    for key, span in holders:
         for link in span.links:
             ref = (key[0], key[1], link.index)
             if ref not in seen:
@@ -349,16 +361,24 @@ def _add_link(
 
 
 def _cycle_cuts(
-    parent_of: dict[NodeKey, NodeKey], loaded: dict[NodeKey, SpanRecord]
+    parent_of: dict[NodeKey, NodeKey],
+    loaded: dict[NodeKey, SpanRecord],
+    starts: Iterable[NodeKey] | None = None,
 ) -> list[NodeKey]:
     """One span per cycle of parent pointers: the earliest-starting one.
 
     Walk each chain once, colouring nodes by the walk that reached them; a
-    walk that meets its own colour has found a cycle.
+    walk that meets its own colour has found a cycle. ``starts`` are the
+    nodes to walk from (default: every child); each cycle must hold one.
+
+    >>> a, b, c = ("t", "a"), ("t", "b"), ("t", "c")
+    >>> spans = {k: SpanRecord("t", k[1], k[1], i, i + 1) for i, k in enumerate((a, b, c))}
+    >>> _cycle_cuts({a: b, b: a, c: a}, spans), _cycle_cuts({a: b, b: a}, spans, [b])
+    ([('t', 'a')], [('t', 'a')])
     """
     state: dict[NodeKey, int] = {}
     cuts: list[NodeKey] = []
-    for walk, start in enumerate(parent_of):
+    for walk, start in enumerate(parent_of if starts is None else starts):
         if start in state:
             continue
         path: list[NodeKey] = []
