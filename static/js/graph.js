@@ -41,18 +41,26 @@
   // thin lines get a little rougher, markers stay smooth. A GPU keeps it.
   var SOFTWARE_GL = /swiftshader|llvmpipe|softpipe|lavapipe|software/i;
 
+  /** Whether WebGL runs in software: asked once per tab (a probe context
+   * costs 10-20 ms there), then remembered for the tab's other pages. */
   function softwareGL() {
+    var KEY = "tracegraph.softwareGL";
+    try {
+      var known = sessionStorage.getItem(KEY);
+      if (known !== null) return known === "1";
+    } catch (e) { /* storage off: probe every time */ }
+    var soft = false;
     try {
       var gl = document.createElement("canvas").getContext("webgl");
-      if (!gl) return false;
-      var info = gl.getExtension("WEBGL_debug_renderer_info");
-      var name = String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
-      var lose = gl.getExtension("WEBGL_lose_context");
-      if (lose) lose.loseContext();
-      return SOFTWARE_GL.test(name);
-    } catch (e) {
-      return false;
-    }
+      if (gl) {
+        var info = gl.getExtension("WEBGL_debug_renderer_info");
+        soft = SOFTWARE_GL.test(String(gl.getParameter(info ? info.UNMASKED_RENDERER_WEBGL : gl.RENDERER)));
+        var lose = gl.getExtension("WEBGL_lose_context");
+        if (lose) lose.loseContext();
+      }
+      sessionStorage.setItem(KEY, soft ? "1" : "0");
+    } catch (e) { /* no WebGL, or no storage */ }
+    return soft;
   }
 
   if (softwareGL()) {

@@ -194,5 +194,12 @@ def test_software_webgl_draws_without_multisampling(browser, live_server):
     gl = w.page.evaluate(GL)
     software = any(s in gl["renderer"].lower() for s in ("swiftshader", "llvmpipe", "software"))
     assert gl["antialias"] is not software, gl
+    # The next page of the tab remembers the answer instead of probing again.
+    assert w.page.evaluate("sessionStorage.getItem('tracegraph.softwareGL')") == (
+        "1" if software else "0"
+    )
+    w.goto(f"/graph/{tid(5)}?layout=dag")
+    w.ready("/graph/")
+    assert w.page.evaluate(GL)["antialias"] is not software
     assert w.errors == []
     context.close()
