@@ -115,20 +115,19 @@ def _waterfall(members: list[int], nodes: Sequence[NodeDict]) -> list[int]:
         else:
             roots.append(i)
 
+    # Each member is in one list (a parent's children, or the roots), so the
+    # walk meets it at most once.
     out: list[int] = []
-    seen: set[int] = set()
     stack = roots[::-1]
     while stack:
         i = stack.pop()
-        if i in seen:
-            continue
-        seen.add(i)
         out.append(i)
         kids = children.get(i)
         if kids:
             stack.extend(reversed(kids))
     # Members of a parent loop are reachable from no root: append them by start.
     if len(out) < len(members):
+        seen = set(out)
         out.extend(i for i in ordered if i not in seen)
     return out
 
