@@ -33,6 +33,7 @@ __all__ = [
     "span_elements",
     "span_id",
     "span_nodes",
+    "span_payload",
     "to_graphml",
     "to_node_link",
 ]
@@ -43,20 +44,32 @@ def span_id(node: NodeKey) -> str:
     return f"{node[0]}:{node[1]}"
 
 
-def span_nodes(G: nx.MultiDiGraph) -> list[dict[str, Any]]:
+def _ids(G: nx.MultiDiGraph) -> dict[NodeKey, str]:
+    return {n: f"{n[0]}:{n[1]}" for n in G._node}
+
+
+def span_nodes(G: nx.MultiDiGraph, ids: dict[NodeKey, str] | None = None) -> list[dict[str, Any]]:
     """Span nodes as dicts: ``id`` and the node's attributes.
 
     :func:`~tracegraph.graphs.build.build_graph` gives every node, ghost or
     not, the same fixed attributes (trace_id, span_id, parent, name, service,
     kind, start, end, status, ghost), so they are copied as they are: at
     20,000 spans this is a quarter of the time of picking them one by one.
+    ``ids`` are the nodes' string ids if already made (:func:`span_payload`).
     """
-    return [{"id": span_id(n), **d} for n, d in G._node.items()]
+    ids = ids or _ids(G)
+    return [{"id": ids[n], **d} for n, d in G._node.items()]
 
 
-def span_edges(G: nx.MultiDiGraph) -> list[dict[str, Any]]:
+def span_payload(G: nx.MultiDiGraph) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(span_nodes(G), span_edges(G))``, each node's string id made once for both."""
+    ids = _ids(G)
+    return span_nodes(G, ids), span_edges(G, ids)
+
+
+def span_edges(G: nx.MultiDiGraph, ids: dict[NodeKey, str] | None = None) -> list[dict[str, Any]]:
     """Child and link edges (link: cause -> effect) with their attributes."""
-    ids = {n: span_id(n) for n in G._node}
+    ids = ids or _ids(G)
     out: list[dict[str, Any]] = []
     append = out.append
     # networkx's own dicts: G.edges(data=True) costs as much again.

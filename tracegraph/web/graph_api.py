@@ -12,9 +12,8 @@ from tracegraph.domain.gc import gc_paused
 from tracegraph.graphs.export import (
     level_edges,
     level_nodes,
-    span_edges,
     span_id,
-    span_nodes,
+    span_payload,
     to_graphml,
     to_node_link,
 )
@@ -72,7 +71,7 @@ def graph_payload(view: GraphView, params: GraphParams) -> dict[str, Any]:
     whether forward links could be looked up.
     """
     if params.level == "span":
-        nodes, edges = span_nodes(view.graph), span_edges(view.graph)  # type: ignore[arg-type]
+        nodes, edges = span_payload(view.graph)  # type: ignore[arg-type]
     else:
         nodes, edges = level_nodes(view.graph), level_edges(view.graph)
     return {"level": params.level, "nodes": nodes, "edges": edges, **graph_summary(view, params)}
