@@ -142,19 +142,15 @@ def _loads(value: Any) -> Any:
 
 def link_from_row(row: Sequence[Any]) -> LinkRecord:
     """A :class:`LinkRecord` from a row in :data:`LINK_COLUMNS` order."""
+    t, s, index, linked_t, linked_s, link_type, attributes, state, flags, dropped, invalid = row
+    # By position, in LinkRecord's field order (one per link of a graph;
+    # keywords cost twice as much).
+    if isinstance(attributes, (str, bytes)):  # raw cursors give text on SQLite
+        attributes = orjson.loads(attributes)
     return LinkRecord(
-        trace_id=row[0],
-        span_id=row[1],
-        index=row[2],
-        linked_trace_id=row[3],
-        linked_span_id=row[4],
-        link_type=row[5],
-        attributes=_loads(row[6]) or {},
-        trace_state=row[7],
-        flags=row[8],
-        dropped_attributes_count=row[9],
-        invalid=bool(row[10]),
-    )
+        t, s, index, linked_t, linked_s, link_type, attributes or {}, state, flags, dropped,
+        bool(invalid),
+    )  # fmt: skip
 
 
 def span_from_row(row: Sequence[Any], links: Sequence[LinkRecord] = ()) -> SpanRecord:
