@@ -32,9 +32,15 @@ EDGES = """() => {
   };
 }"""
 
-# Counts the WebGL draw calls of the span markers (one per full draw of the plot).
+# Counts the WebGL draw calls of the span markers (one per full draw of the
+# plot), from the figure's react on (a slow figure finds WebGL set up by then).
 COUNT_DRAWS = """
 window.__draws = 0;
+const mark = performance.mark.bind(performance);
+performance.mark = (name, ...rest) => {
+  if (name === "tg:react") window.__draws = 0;
+  return mark(name, ...rest);
+};
 const drawArrays = WebGLRenderingContext.prototype.drawArrays;
 WebGLRenderingContext.prototype.drawArrays = function (...args) {
   if (args[0] === this.POINTS) window.__draws += 1;
@@ -201,5 +207,43 @@ def test_software_webgl_draws_without_multisampling(browser, live_server):
     w.goto(f"/graph/{tid(5)}?layout=dag")
     w.ready("/graph/")
     assert w.page.evaluate(GL)["antialias"] is not software
+    assert w.errors == []
+    context.close()
+
+
+SHAPE = """() => document.getElementById("plot").data.map(t => [t.name, (t.x || []).length])"""
+
+
+def test_a_slow_figure_finds_webgl_set_up_and_is_drawn_the_same(browser, live_server):
+    from tracegraph.traces.services import trace_batch_ingest
+
+    ms = 1_000_000
+    trace_batch_ingest(
+        spans=[
+            span(tid(6), sid(60), name="root", duration=9 * ms),
+            span(tid(6), sid(61), parent=sid(60), name="child", start=ms, duration=2 * ms),
+            span(tid(7), sid(70), name="consumer", start=20 * ms, links=((tid(6), sid(61)),)),
+        ]
+    )  # fmt: skip
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    w = Watched(context, live_server.url)
+    w.goto(f"/graph/{tid(6)}")
+    w.ready("/graph/")
+    quick = w.page.evaluate(SHAPE)
+    assert w.page.evaluate("performance.getEntriesByName('tg:warm').length") == 0
+
+    # The same figure, held back for a second on its way (as a big one is).
+    def slow(route):  # type: ignore[no-untyped-def]
+        response = route.fetch()
+        w.page.wait_for_timeout(1000)
+        route.fulfill(response=response)
+
+    context.add_init_script(COUNT_DRAWS)
+    w.page.route("**/figure?*", slow)
+    w.goto(f"/graph/{tid(6)}")
+    w.ready("/graph/")
+    assert w.page.evaluate("performance.getEntriesByName('tg:warm').length") == 1
+    assert w.page.evaluate(SHAPE) == quick
+    assert w.page.evaluate("window.__draws") == 2  # the figure drawn once, as without
     assert w.errors == []
     context.close()
