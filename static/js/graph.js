@@ -283,8 +283,8 @@
 
   // --- duration bars: the ones that show ---------------------------------
   // In software WebGL each bar costs about 30 µs of every frame, however short
-  // (10,000 bars: 0.3 s a frame). A bar shorter than its marker's radius is
-  // hidden under the marker, and one outside the view is not seen; so the page
+  // (10,000 bars: 0.3 s a frame). A bar too short to reach out of its marker
+  // is hidden under it, and one outside the view is not seen; so the page
   // draws the bars that show in a window around the view (the view and its
   // width and height again on each side, so that small pans redraw nothing),
   // longest first and at most BAR_CAP, and picks them again after a zoom, or a
@@ -304,9 +304,15 @@
     var order = [];
     for (var i = 0; i < x.length; i++) if (dur[i] > 0) order.push(i);
     order.sort(function (a, b) { return dur[b] - dur[a]; });
+    // A bar w px thick starts at its marker's centre (r px radius): it shows
+    // once its far corners reach half a pixel past the circle (less is not
+    // drawn on a pixel of its own).
     var spans = fig.data[roleIndex("spans", fig.data)];
-    var size = (spans.marker && typeof spans.marker.size === "number") ? spans.marker.size : 6;
-    return { x: x, y: y, dur: dur, bad: bad, order: order, slots: slots, radius: size / 2, view: null };
+    var r = ((spans.marker && typeof spans.marker.size === "number") ? spans.marker.size : 6) / 2;
+    var line = fig.data[slots[0] >= 0 ? slots[0] : slots[1]].line || {};
+    var half = (typeof line.width === "number" ? line.width : 2) / 2;
+    var hidden = Math.sqrt(Math.max((r + 0.5) * (r + 0.5) - half * half, 0));
+    return { x: x, y: y, dur: dur, bad: bad, order: order, slots: slots, hidden: hidden, view: null };
   }
 
   /** The window bars are picked for, around x range `xr` and y range `yr`
@@ -317,13 +323,13 @@
     var dx = x1 - x0, dy = y1 - y0;
     return {
       x0: x0 - dx, x1: x1 + dx, y0: y0 - dy, y1: y1 + dy, vx: [x0, x1], vy: [y0, y1],
-      minDur: w > 0 ? bars.radius * dx * 1e6 / w : 0
+      minDur: w > 0 ? bars.hidden * dx * 1e6 / w : 0
     };
   }
 
   /** Whether bars picked for window `had` still do for window `need`: the
    * view is inside it, and the scale is the same (bars shorter than the new
-   * radius would be missing after a zoom in, too many drawn after a zoom out). */
+   * length hidden would be missing after a zoom in, too many drawn after a zoom out). */
   function barsCover(had, need) {
     if (!had) return false;
     var r = need.minDur > 0 ? had.minDur / need.minDur : 1;

@@ -146,14 +146,17 @@ def test_the_page_draws_the_bars_that_show_and_picks_again_after_a_zoom(browser,
             span(tid(4), sid(41), parent=sid(40), name="a", start=10 * ms, duration=1_000),
             span(tid(4), sid(42), parent=sid(40), name="b", start=500 * ms, duration=2_000),
             span(tid(4), sid(43), parent=sid(40), name="c", start=900 * ms, duration=100 * ms),
+            span(tid(4), sid(44), parent=sid(40), name="d", start=300 * ms, duration=3 * ms),
         ]
     )  # fmt: skip
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     w = Watched(context, live_server.url)
     w.goto(f"/graph/{tid(4)}")
     w.ready("/graph/")
-    # A microsecond is under a pixel at this scale: hidden by its marker, not drawn.
-    assert w.page.evaluate(BARS) == [0, 900]
+    # A microsecond is under a pixel at this scale: hidden by its marker, not
+    # drawn. d's 3 ms are 3-4 px, shorter than the marker's radius (4.5 px),
+    # but its bar is as thick as the marker: its corners show.
+    assert w.page.evaluate(BARS) == [0, 300, 900]
     w.page.evaluate("""() => {
       const gd = document.getElementById("plot");
       window.__restyles = 0;
