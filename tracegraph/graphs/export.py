@@ -58,7 +58,13 @@ def span_nodes(G: nx.MultiDiGraph, ids: dict[NodeKey, str] | None = None) -> lis
     ``ids`` are the nodes' string ids if already made (:func:`span_payload`).
     """
     ids = ids or _ids(G)
-    return [{"id": ids[n], **d} for n, d in G._node.items()]
+    out: list[dict[str, Any]] = []
+    append = out.append
+    for n, d in G._node.items():
+        node = d.copy()  # a dict's copy clones its table: twice as fast as {"id": .., **d}
+        node["id"] = ids[n]
+        append(node)
+    return out
 
 
 def span_payload(G: nx.MultiDiGraph) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
