@@ -109,7 +109,9 @@ def test_errors_are_their_own_bars_and_red_markers():
     d = diagram(*fan_in(1))
     errors = by_name(d)["errors"]  # drawn by the page: the points whose colour is 1
     assert errors["meta"] == {"role": "bars", "derive": "bars", "errors": True}
-    assert errors["showlegend"] is True
+    # The legend entry is the red markers' (always drawn), grouped with the
+    # red bars (drawn only where they show).
+    assert errors["showlegend"] is False and errors["legendgroup"] == "errors"
     spans = by_name(d)["spans"]
     [bad] = spans["meta"]["failed"]
     assert spans["x"][bad] == 1000.0 and spans["meta"]["dur"][bad] == 1_000_000
@@ -118,6 +120,10 @@ def test_errors_are_their_own_bars_and_red_markers():
     failed = by_name(d)["failed spans"]
     assert failed["marker"]["color"] == "#ff6b6b" and failed["hoverinfo"] == "skip"
     assert failed["meta"]["derive"] == "failed"
+    assert failed["showlegend"] is True and failed["legendgroup"] == "errors"
+    assert by_name(diagram(*fan_in(1), level="span"))["failed spans"]["showlegend"] is True
+    plain = [n for n in fan_in(1)[0] if n.get("status") != 2]
+    assert by_name(diagram(plain, []))["failed spans"]["showlegend"] is False
 
 
 def test_hostile_names_are_escaped_in_hover_text_and_labels():

@@ -465,7 +465,9 @@ def _build(
                     line={"color": colour, "width": bar_width},
                     hoverinfo="skip",
                     legendgroup=name,
-                    showlegend=errors and any(failed),
+                    # At span level the red markers hold the legend entry: the
+                    # page draws only the bars that show, maybe none.
+                    showlegend=errors and any(failed) and not derived,
                     meta={"role": "bars", "derive": "bars", "errors": errors},
                 )
             )
@@ -532,7 +534,8 @@ def _build(
                 mode="markers",
                 marker={**marker, "color": PALETTE["error"]},
                 hoverinfo="skip",  # hover and clicks go to the span marker below
-                showlegend=False,
+                legendgroup="errors",  # with the failed spans' bars
+                showlegend=any(failed),
                 meta={"role": "failed", "derive": "failed"},
             )
         )
