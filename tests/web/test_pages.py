@@ -3,6 +3,7 @@ the graph page and its figure endpoint, upload, 404."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
@@ -110,6 +111,28 @@ def test_the_trace_page_shows_link_badges_and_a_graph_button(client):
     )
 
 
+def test_the_waterfall_rows_nest_mark_errors_and_place_the_bars(client):
+    ms = 1_000_000
+    trace_batch_ingest(
+        spans=[
+            span(tid(6), sid(60), name="root", duration=10 * ms),
+            span(tid(6), sid(62), parent=sid(60), name="late", start=6 * ms, duration=4 * ms),
+            span(tid(6), sid(61), parent=sid(60), name="early", start=ms, duration=2 * ms,
+                 status=2, links=((tid(7), sid(70)),),
+                 link_attributes={"link.type": "retry_previous"}),
+        ]
+    )  # fmt: skip
+    page = client.get(f"/traces/{tid(6)}").content.decode()
+    rows = re.findall(r'<li id="span-([0-9a-f]+)" class="(span(?: error)?)"', page)
+    assert rows == [(sid(60), "span"), (sid(61), "span error"), (sid(62), "span")]  # by start
+    early = page[page.index(f'id="span-{sid(61)}"') : page.index(f'id="span-{sid(62)}"')]
+    assert 'style="padding-left: 18px"' in early  # one level in: 14 px, plus 4
+    assert '<span class="errmark" title="status: error">!</span>' in early
+    assert '<span class="typedot lt-retry_previous" title="retry_previous link"></span>' in early
+    assert 'style="margin-left: 10.000%; width: 20.000%"' in early
+    assert '<span class="dur">2.00 ms</span>' in early
+
+
 def test_the_span_panel_lists_links_both_ways_and_marks_missing_traces(client):
     producer_consumer()
     data = client.get(f"/traces/{tid(2)}/spans/{sid(2)}").json()
@@ -133,10 +156,11 @@ def test_names_are_shown_as_text_never_run(client):
     trace_batch_ingest(
         spans=[
             span(tid(3), sid(3), name="<script>alert(1)</script>", service=hostile),
-            span(tid(5), sid(5), name=hostile, links=((tid(3), sid(3)),)),
+            span(tid(5), sid(5), name=hostile, links=((tid(3), sid(3)),),
+                 link_attributes={"link.type": hostile}),
         ]
-    )
-    for url in ("/", f"/traces/{tid(3)}", f"/graph/{tid(3)}"):
+    )  # fmt: skip
+    for url in ("/", f"/traces/{tid(3)}", f"/traces/{tid(5)}", f"/graph/{tid(3)}"):
         page = client.get(url).content.decode()
         assert "<script>alert(1)" not in page
         assert "<img src=x" not in page

@@ -432,10 +432,13 @@ def _build(
             sizes += [0.0, marker_size + 2, 0.0]
             pairs.append([_key(nodes[u], level, trace_index), _key(nodes[v], level, trace_index)])
         colour = link_colour(link_type)
-        links[link_type] = pairs
+        # The type names the legend entry, which plotly renders as HTML: a
+        # custom link.type is text like any name (and the page's key for it).
+        shown = escape_text(link_type)
+        links[shown] = pairs
         data.append(
             _scatter(
-                link_type,
+                shown,
                 x=lx,
                 y=ly,
                 mode="lines+markers",
@@ -443,7 +446,7 @@ def _build(
                 marker={"color": colour, "size": sizes, "symbol": "circle"},
                 hovertext=hover,
                 hoverinfo="text",
-                meta={"role": "link", "link_type": link_type},
+                meta={"role": "link", "link_type": shown},
                 legendgroup="links",
             )
         )

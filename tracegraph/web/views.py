@@ -51,6 +51,7 @@ from tracegraph.web.forms import UploadForm
 from tracegraph.web.graph_api import graph_params, graph_summary
 from tracegraph.web.params import choice_param, span_id_param, trace_id_param
 from tracegraph.web.payloads import link_dict, span_dict
+from tracegraph.web.waterfall import rows_html
 
 __all__ = [
     "graph_figure",
@@ -265,7 +266,11 @@ def trace_page(request: HttpRequest, trace_id: str) -> HttpResponse:
     backend = get_backend()
     if _local(backend):
         normal, summary = _stored_trace(trace_id)
-        spans = selectors.trace_spans(trace_ids=[normal])
+        # The rows need no attributes or events (the span panel asks for them):
+        # the graph's lean read, in start order.
+        spans = sorted(
+            selectors.graph_spans(trace_ids=[normal]), key=lambda s: (s.start, s.span_id)
+        )
         links_in = selectors.links_into(trace_ids=[normal])
     else:
         normal, summary, spans, links_in = _backend_trace(backend, trace_id)
@@ -302,7 +307,7 @@ def trace_page(request: HttpRequest, trace_id: str) -> HttpResponse:
         "trace.html",
         {
             "summary": summary,
-            "rows": rows,
+            "waterfall": rows_html(rows),
             "when": _when(summary.start),
             "duration": _ms(summary.duration),
             "focus": focus if focus in {s.span_id for s in spans} else "",
