@@ -17,7 +17,8 @@ navigation in it (plotly.js from the HTTP cache, V8's code cache). Also
 prints the figure endpoint's bytes per span, the JS heap per span over the
 one-span page (CDP ``Performance.getMetrics`` JSHeapUsedSize after a GC;
 target <= 1 KB per span) and the time of a pan (``Plotly.relayout`` of the
-x range) on the big diagram.
+x range) on the big diagram. Last, the trace page of one 10,000-span trace
+(navigation to its first paint), next to the Jaeger UI's 1.2 s.
 
     .venv/bin/python bench/render.py
 """
@@ -133,6 +134,8 @@ def main() -> None:
     for hood, traces, per in sets.values():
         store(neighbourhood(hood, traces, per, rng))
     store([SpanRecord(tid(9, 0), sid(0, 0), "alone", T0, T0 + MS, service="svc")])
+    big_trace = [s for s in neighbourhood(3, 2, 10_000, rng) if s.trace_id == tid(3, 0)]
+    store(big_trace)
     targets = {10_000: 1.0, 100_000: 3.0}
     aims = {10_000: 0.6, 100_000: 1.5}
     print(f"render bench: headless Chromium {CHROMIUM}, gunicorn 2x4 gthread, SQLite")
@@ -167,6 +170,22 @@ def main() -> None:
             print(f"           figure endpoint {server_s:5.2f} s, {len(body) / n:6.0f} B/span "
                   f"({len(body) / 1e6:.1f} MB)   JS heap {(used - floor_heap) / n:6.0f} B/span "
                   f"over the 1-span page (target <= 1,024)   pan {pan_ms:.0f} ms")  # fmt: skip
+        # The trace page (waterfall) of one 10,000-span trace, to its first
+        # paint, next to the Jaeger UI's timeline of such a trace (DESIGN §9).
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        page = context.new_page()
+        times = []
+        for _ in range(2):
+            t = time.perf_counter()
+            page.goto(f"{base}/traces/{tid(3, 0)}")
+            page.evaluate(
+                "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+            )
+            times.append(time.perf_counter() - t)
+        rows = page.evaluate("document.querySelectorAll('#waterfall > li').length")
+        context.close()
+        print(f"  trace page, {rows:,} spans: cold {times[0]:.2f} s, warm {times[1]:.2f} s "
+              f"(Jaeger UI timeline of 10,000 spans: 1.2 s, DESIGN §9)")  # fmt: skip
         auto = f"{base}/graph/{tid(2, 0)}?max_spans=200000&max_traces=100"
         times, _, page = visit(browser, auto)
         level = page.evaluate("document.getElementById('notices').textContent")
