@@ -13,7 +13,12 @@
     if (current) current.classList.remove("selected");
     current = row;
     row.classList.add("selected");
-    if (scroll) row.scrollIntoView({ block: "center" });
+    if (scroll) {
+      row.scrollIntoView({ block: "center" });
+      // Rows off screen are laid out at an estimated height (content-visibility
+      // in tracegraph.css): once the rows around this one are drawn, centre again.
+      requestAnimationFrame(function () { row.scrollIntoView({ block: "center" }); });
+    }
     graphButton.href = graphButton.dataset.base + "?focus=" + encodeURIComponent(spanId);
     var url = new URL(window.location.href);
     url.searchParams.set("focus", spanId);
