@@ -180,7 +180,13 @@
   }
 
   function syncControls(st) {
-    form.querySelectorAll("input[name=layout]").forEach(function (i) { i.checked = i.value === st.layout; });
+    // The service level has no time axis: it is always a dag (figures.py).
+    var dagOnly = st.level === "service";
+    form.querySelectorAll("input[name=layout]").forEach(function (i) {
+      i.checked = i.value === (dagOnly ? "dag" : st.layout);
+      i.disabled = dagOnly && i.value !== "dag";
+      i.parentNode.title = i.disabled ? "services have no time axis: drawn as a dag" : "";
+    });
     form.elements.level.value = st.level;
     form.elements.depth.value = st.depth;
     form.elements.direction.value = st.direction;

@@ -250,3 +250,28 @@ def test_a_slow_figure_finds_webgl_set_up_and_is_drawn_the_same(browser, live_se
     assert w.page.evaluate("window.__draws") == 2  # the figure drawn once, as without
     assert w.errors == []
     context.close()
+
+
+LAYOUT = """() => Object.fromEntries([...document.querySelectorAll("input[name=layout]")]
+  .map(i => [i.value, {checked: i.checked, disabled: i.disabled}]))"""
+
+
+def test_the_service_level_is_a_dag_and_the_title_still_names_the_trace(browser, live_server):
+    from tracegraph.traces.services import trace_batch_ingest
+
+    trace_batch_ingest(spans=[span(tid(8), sid(80), name="checkout", service="shop")])
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    w = Watched(context, live_server.url)
+    w.goto(f"/graph/{tid(8)}?level=service")
+    w.ready("/graph/")
+    assert w.page.evaluate(LAYOUT) == {
+        "timeline": {"checked": False, "disabled": True},
+        "dag": {"checked": True, "disabled": False},
+    }
+    assert w.page.text_content("#graph-title") == "shop checkout"
+    w.page.select_option("select[name=level]", "span")
+    w.page.wait_for_function("() => location.search.includes('level=span')")
+    w.ready("/graph/")
+    assert w.page.evaluate(LAYOUT)["timeline"] == {"checked": True, "disabled": False}
+    assert w.errors == []
+    context.close()

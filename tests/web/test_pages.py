@@ -207,6 +207,9 @@ def test_the_figure_endpoint_draws_the_neighbourhood(client):
     assert data["figure"]["layout"]["xaxis"]["title"]["text"].startswith("ms since 2023-11-14")
     dag = orjson.loads(client.get(f"/graph/{tid(2)}/figure?layout=dag&level=trace").content)
     assert dag["layout"] == "dag" and dag["level"] == "trace"
+    # Service nodes name no trace; the page's title still names the one drawn.
+    services = orjson.loads(client.get(f"/graph/{tid(2)}/figure?level=service").content)
+    assert services["labels"] == {tid(2): ["worker", "consume"]}
 
 
 def test_a_snapshot_is_drawn_after_its_traces_are_purged(client):

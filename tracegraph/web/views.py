@@ -491,7 +491,17 @@ def graph_figure(request: HttpRequest, trace_id: str) -> HttpResponse:
     answer = _figure_answer(
         graph_summary(view, params), nodes, pairs, params, layout, unloaded=unloaded, notice=notice
     )
+    if trace_id not in answer["labels"]:  # service level: the page's title still names the trace
+        answer["labels"][trace_id] = _root_label(view.span_graph, trace_id)
     return json_response(answer)
+
+
+def _root_label(G: Any, trace_id: str) -> list[str]:
+    """``[service, name]`` of the trace's first root span in the span graph."""
+    for d in G._node.values():
+        if d.get("trace_id") == trace_id and not d.get("parent") and not d.get("ghost"):
+            return [d.get("service", ""), d.get("name", "")]
+    return ["", ""]
 
 
 def _snapshot_figure(request: HttpRequest, trace_id: str) -> HttpResponse:
