@@ -16,6 +16,15 @@ from .test_journey import Watched
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
+
+@pytest.fixture
+def w(browser, live_server):  # type: ignore[no-untyped-def]
+    """A watched page in a fresh 1400x900 context, closed after the test."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    yield Watched(context, live_server.url)
+    context.close()
+
+
 LONG = "checkout-orchestrator-service"  # the label is cut at 34 characters
 
 # Left edges of the y tick labels and of the plot, and the left margin, in px.
@@ -49,7 +58,7 @@ WebGLRenderingContext.prototype.drawArrays = function (...args) {
 """
 
 
-def test_band_labels_fit_the_margin_and_the_plot_is_drawn_once(browser, live_server):
+def test_band_labels_fit_the_margin_and_the_plot_is_drawn_once(w):
     from tracegraph.traces.services import trace_batch_ingest
 
     trace_batch_ingest(
@@ -59,9 +68,7 @@ def test_band_labels_fit_the_margin_and_the_plot_is_drawn_once(browser, live_ser
                  service=LONG, start=5_000_000, links=((tid(1), sid(1)),)),
         ]
     )  # fmt: skip
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.add_init_script(COUNT_DRAWS)
-    w = Watched(context, live_server.url)
+    w.page.context.add_init_script(COUNT_DRAWS)
     w.goto(f"/graph/{tid(2)}")
     w.ready("/graph/")
     w.shot("graph-margins")
@@ -79,7 +86,6 @@ def test_band_labels_fit_the_margin_and_the_plot_is_drawn_once(browser, live_ser
     w.ready("/graph/")
     assert w.page.evaluate(EDGES)["draws"] == 3
     assert w.errors == []
-    context.close()
 
 
 DERIVED = """() => {
@@ -96,7 +102,7 @@ DERIVED = """() => {
 }"""
 
 
-def test_the_page_draws_bars_elbows_and_hover_texts_from_the_span_points(browser, live_server):
+def test_the_page_draws_bars_elbows_and_hover_texts_from_the_span_points(w):
     from tracegraph.traces.services import trace_batch_ingest
 
     ms = 1_000_000
@@ -107,8 +113,6 @@ def test_the_page_draws_bars_elbows_and_hover_texts_from_the_span_points(browser
                  duration=2 * ms, status=2),
         ]
     )  # fmt: skip
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    w = Watched(context, live_server.url)
     w.goto(f"/graph/{tid(3)}?layout=timeline")
     w.ready("/graph/")
     got = w.page.evaluate(DERIVED)
@@ -124,7 +128,6 @@ def test_the_page_draws_bars_elbows_and_hover_texts_from_the_span_points(browser
                                           "const durations = {}, errors = {};"))  # fmt: skip
     assert dag["x"] == [0, 1] and dag["children"] == [[0, 1, None], [0, 0, None]]  # straight
     assert w.errors == []
-    context.close()
 
 
 BARS = """() => {
@@ -136,7 +139,7 @@ BARS = """() => {
 }"""
 
 
-def test_the_page_draws_the_bars_that_show_and_picks_again_after_a_zoom(browser, live_server):
+def test_the_page_draws_the_bars_that_show_and_picks_again_after_a_zoom(w):
     from tracegraph.traces.services import trace_batch_ingest
 
     ms = 1_000_000
@@ -149,8 +152,6 @@ def test_the_page_draws_the_bars_that_show_and_picks_again_after_a_zoom(browser,
             span(tid(4), sid(44), parent=sid(40), name="d", start=300 * ms, duration=3 * ms),
         ]
     )  # fmt: skip
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    w = Watched(context, live_server.url)
     w.goto(f"/graph/{tid(4)}")
     w.ready("/graph/")
     # A microsecond is under a pixel at this scale: hidden by its marker, not
@@ -177,7 +178,6 @@ def test_the_page_draws_the_bars_that_show_and_picks_again_after_a_zoom(browser,
     assert w.page.evaluate(BARS) == [0, 500]
     assert w.page.evaluate(restyles) == 2
     assert w.errors == []
-    context.close()
 
 
 GL = """() => {
@@ -191,13 +191,11 @@ GL = """() => {
 }"""
 
 
-def test_software_webgl_draws_without_multisampling(browser, live_server):
+def test_software_webgl_draws_without_multisampling(w):
     """No GPU here (--disable-gpu): SwiftShader, where 4x multisampling is half a frame."""
     from tracegraph.traces.services import trace_batch_ingest
 
     trace_batch_ingest(spans=[span(tid(5), sid(50), name="root")])
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    w = Watched(context, live_server.url)
     w.goto(f"/graph/{tid(5)}")
     w.ready("/graph/")
     gl = w.page.evaluate(GL)
@@ -211,13 +209,12 @@ def test_software_webgl_draws_without_multisampling(browser, live_server):
     w.ready("/graph/")
     assert w.page.evaluate(GL)["antialias"] is not software
     assert w.errors == []
-    context.close()
 
 
 SHAPE = """() => document.getElementById("plot").data.map(t => [t.name, (t.x || []).length])"""
 
 
-def test_a_slow_figure_finds_webgl_set_up_and_is_drawn_the_same(browser, live_server):
+def test_a_slow_figure_finds_webgl_set_up_and_is_drawn_the_same(w):
     from tracegraph.traces.services import trace_batch_ingest
 
     ms = 1_000_000
@@ -228,8 +225,6 @@ def test_a_slow_figure_finds_webgl_set_up_and_is_drawn_the_same(browser, live_se
             span(tid(7), sid(70), name="consumer", start=20 * ms, links=((tid(6), sid(61)),)),
         ]
     )  # fmt: skip
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    w = Watched(context, live_server.url)
     w.goto(f"/graph/{tid(6)}")
     w.ready("/graph/")
     quick = w.page.evaluate(SHAPE)
@@ -241,7 +236,7 @@ def test_a_slow_figure_finds_webgl_set_up_and_is_drawn_the_same(browser, live_se
         w.page.wait_for_timeout(1000)
         route.fulfill(response=response)
 
-    context.add_init_script(COUNT_DRAWS)
+    w.page.context.add_init_script(COUNT_DRAWS)
     w.page.route("**/figure?*", slow)
     w.goto(f"/graph/{tid(6)}")
     w.ready("/graph/")
@@ -249,19 +244,16 @@ def test_a_slow_figure_finds_webgl_set_up_and_is_drawn_the_same(browser, live_se
     assert w.page.evaluate(SHAPE) == quick
     assert w.page.evaluate("window.__draws") == 2  # the figure drawn once, as without
     assert w.errors == []
-    context.close()
 
 
 LAYOUT = """() => Object.fromEntries([...document.querySelectorAll("input[name=layout]")]
   .map(i => [i.value, {checked: i.checked, disabled: i.disabled}]))"""
 
 
-def test_the_service_level_is_a_dag_and_the_title_still_names_the_trace(browser, live_server):
+def test_the_service_level_is_a_dag_and_the_title_still_names_the_trace(w):
     from tracegraph.traces.services import trace_batch_ingest
 
     trace_batch_ingest(spans=[span(tid(8), sid(80), name="checkout", service="shop")])
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    w = Watched(context, live_server.url)
     w.goto(f"/graph/{tid(8)}?level=service")
     w.ready("/graph/")
     assert w.page.evaluate(LAYOUT) == {
@@ -274,4 +266,3 @@ def test_the_service_level_is_a_dag_and_the_title_still_names_the_trace(browser,
     w.ready("/graph/")
     assert w.page.evaluate(LAYOUT)["timeline"] == {"checked": True, "disabled": False}
     assert w.errors == []
-    context.close()

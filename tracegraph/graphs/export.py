@@ -45,7 +45,7 @@ def span_id(node: NodeKey) -> str:
 
 
 def _ids(G: nx.MultiDiGraph) -> dict[NodeKey, str]:
-    return {n: f"{n[0]}:{n[1]}" for n in G._node}
+    return {n: span_id(n) for n in G._node}
 
 
 def span_nodes(G: nx.MultiDiGraph, ids: dict[NodeKey, str] | None = None) -> list[dict[str, Any]]:

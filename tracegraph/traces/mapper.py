@@ -145,11 +145,9 @@ def link_from_row(row: Sequence[Any]) -> LinkRecord:
     t, s, index, linked_t, linked_s, link_type, attributes, state, flags, dropped, invalid = row
     # By position, in LinkRecord's field order (one per link of a graph;
     # keywords cost twice as much).
-    if isinstance(attributes, (str, bytes)):  # raw cursors give text on SQLite
-        attributes = orjson.loads(attributes)
     return LinkRecord(
-        t, s, index, linked_t, linked_s, link_type, attributes or {}, state, flags, dropped,
-        bool(invalid),
+        t, s, index, linked_t, linked_s, link_type, _loads(attributes) or {}, state, flags,
+        dropped, bool(invalid),
     )  # fmt: skip
 
 

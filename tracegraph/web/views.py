@@ -7,7 +7,7 @@ import logging
 import shutil
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -492,16 +492,19 @@ def graph_figure(request: HttpRequest, trace_id: str) -> HttpResponse:
         graph_summary(view, params), nodes, pairs, params, layout, unloaded=unloaded, notice=notice
     )
     if trace_id not in answer["labels"]:  # service level: the page's title still names the trace
-        answer["labels"][trace_id] = _root_label(view.span_graph, trace_id)
+        own = (d for d in view.span_graph._node.values() if d["trace_id"] == trace_id)
+        answer["labels"][trace_id] = _root_labels(own).get(trace_id, ["", ""])
     return json_response(answer)
 
 
-def _root_label(G: Any, trace_id: str) -> list[str]:
-    """``[service, name]`` of the trace's first root span in the span graph."""
-    for d in G._node.values():
-        if d.get("trace_id") == trace_id and not d.get("parent") and not d.get("ghost"):
-            return [d.get("service", ""), d.get("name", "")]
-    return ["", ""]
+def _root_labels(nodes: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """``{trace_id: [service, name]}`` of each trace's first root among span nodes."""
+    labels: dict[str, list[str]] = {}
+    for n in nodes:
+        t = n.get("trace_id") or n["id"]
+        if not n.get("parent") and not n.get("ghost") and t not in labels:
+            labels[t] = [n.get("service", ""), n.get("name", "")]
+    return labels
 
 
 def _snapshot_figure(request: HttpRequest, trace_id: str) -> HttpResponse:
@@ -550,14 +553,14 @@ def _figure_answer(
         layout=layout,  # type: ignore[arg-type]
         unloaded=unloaded,
     )
-    labels = {}
-    if params.level != "service":
-        for n in nodes:
-            t = n.get("trace_id") or n["id"]
-            if params.level == "trace":
-                labels[t] = [n.get("root_service", ""), n.get("root_name", "")]
-            elif not n.get("parent") and not n.get("ghost") and t not in labels:
-                labels[t] = [n.get("service", ""), n.get("name", "")]
+    labels: dict[str, list[str]] = {}
+    if params.level == "trace":
+        labels = {
+            n.get("trace_id") or n["id"]: [n.get("root_service", ""), n.get("root_name", "")]
+            for n in nodes
+        }
+    elif params.level == "span":
+        labels = _root_labels(nodes)
     stats = payload["stats"]
     return {
         "figure": d.figure,
