@@ -597,13 +597,8 @@
     var idx = roleIndex("selected");
     if (idx < 0) return;
     var point = selectionPoint(st, gd.data);
-    var hit = point.hit, x = point.x, y = point.y;
-    // A restyle redraws every WebGL trace (a second at 100,000 spans): skip it
-    // when the selection marker is already where it should be (draw() puts it
-    // in the figure before the first draw).
-    var cur = gd.data[idx];
-    var same = cur.x.length === x.length && (!x.length || (cur.x[0] === x[0] && cur.y[0] === y[0]));
-    if (!same) Plotly.restyle(gd, { x: [x], y: [y] }, [idx]);
+    var hit = point.hit;
+    placeMarkers(idx, point.x, point.y);  // draw() put it in the figure already
     var key = st.trace + "|" + sel + "|" + page.level;
     if (key === detailKey) return;
     detailKey = key;
@@ -806,10 +801,15 @@
         y.push(src.y[hit[1]]);
       });
     }
-    // A restyle redraws every WebGL trace (a second at 100,000 spans): skip it
-    // when the selection marker is already where it should be.
+    placeMarkers(idx, x, y);
+  }
+
+  /** Move the markers of plotly trace `idx` (the selection ring, the
+   * highlight) to x/y, unless they are there already: a restyle redraws
+   * every WebGL trace (a second at 100,000 spans). */
+  function placeMarkers(idx, x, y) {
     var cur = gd.data[idx];
-    var same = cur.x.length === x.length && (!x.length || (cur.x[0] === x[0] && cur.y[0] === y[0]));
+    var same = cur.x.length === x.length && x.every(function (v, k) { return cur.x[k] === v && cur.y[k] === y[k]; });
     if (!same) Plotly.restyle(gd, { x: [x], y: [y] }, [idx]);
   }
 

@@ -266,3 +266,38 @@ def test_the_service_level_is_a_dag_and_the_title_still_names_the_trace(w):
     w.ready("/graph/")
     assert w.page.evaluate(LAYOUT)["timeline"] == {"checked": True, "disabled": False}
     assert w.errors == []
+
+
+HIGHLIGHT = """() => {
+  const t = document.getElementById("plot").data.find(t => t.meta && t.meta.role === "highlight");
+  return t.x.map((x, k) => [x, t.y[k]]);
+}"""
+
+
+def test_clicking_a_finding_highlights_its_spans_and_another_moves_it(w):
+    from tracegraph.traces.services import trace_batch_ingest
+
+    ms = 1_000_000
+    kind = {"link.type": "async_trigger"}
+    trace_batch_ingest(
+        spans=[
+            span(tid(10), sid(100), name="publish", kind=4),
+            span(tid(11), sid(110), name="charge", kind=5, start=5 * ms,
+                 links=((tid(10), sid(100)),), link_attributes=kind),
+            span(tid(12), sid(120), name="notify", kind=5, start=9 * ms,
+                 links=((tid(10), sid(100)),), link_attributes=kind),
+        ]
+    )  # fmt: skip
+    w.goto(f"/graph/{tid(10)}")
+    w.ready("/graph/")
+    findings = w.page.locator("#patterns li")
+    assert findings.count() == 2  # charge and notify, each triggered by publish
+    findings.nth(0).click()
+    first = w.page.evaluate(HIGHLIGHT)
+    # Both findings start at the producer: the second must still move the highlight.
+    findings.nth(1).click()
+    second = w.page.evaluate(HIGHLIGHT)
+    assert len(first) == len(second) == 2 and first[0] == second[0] and first != second
+    findings.nth(1).click()  # again: off
+    assert w.page.evaluate(HIGHLIGHT) == []
+    assert w.errors == []
