@@ -37,7 +37,7 @@
   // plotly asks for 4x multisampling (antialias) on its WebGL canvases. With
   // no GPU (SwiftShader, llvmpipe: VMs, remote desktops, headless browsers)
   // that is about half of every frame (measured at 10,000 spans: 0.24-0.44 s
-  // a frame with it, 0.13-0.24 s without), so there the page turns it off:
+  // a frame with it, 0.12-0.24 s without), so there the page turns it off:
   // thin lines get a little rougher, markers stay smooth. A GPU keeps it.
   var SOFTWARE_GL = /swiftshader|llvmpipe|softpipe|lavapipe|software/i;
 
@@ -260,11 +260,9 @@
     (meta.failed || []).forEach(function (k) { bad[k] = 1; });
     fig.data.forEach(function (t) {
       var how = t.meta && t.meta.derive;
-      if (!how) return;
+      if (!how || how === "bars") return;  // bars: picked per view, see pickBars
       var tx = [], ty = [], i, p;
-      if (how === "bars") {
-        return;  // picked per view: see pickBars
-      } else if (how === "failed") {  // the failed spans' markers, red, on top
+      if (how === "failed") {  // the failed spans' markers, red, on top
         (meta.failed || []).forEach(function (k) { tx.push(x[k]); ty.push(y[k]); });
       } else {  // "elbows": down at the child's start; "lines": parent to child
         for (i = 0; i < n; i++) {
