@@ -21,6 +21,7 @@ from tracegraph.graphs import build_graph
 from tracegraph.graphs.build import child_edges, link_edges
 
 NODE_ATTRS = {
+    "id",
     "trace_id",
     "span_id",
     "name",
@@ -49,6 +50,7 @@ def test_it_links_consumer_to_producer() -> None:
 
     assert G.number_of_nodes() == 4
     assert set(G.nodes[key(1, 1)]) == NODE_ATTRS
+    assert all(d["id"] == f"{n[0]}:{n[1]}" for n, d in G.nodes(data=True))
     assert sorted(child_edges(G)) == [(key(1, 1), key(1, 2)), (key(2, 1), key(2, 2))]
     [(cause, effect, _, data)] = link_edges(G)
     assert (cause, effect) == (key(1, 2), key(2, 1))
@@ -109,6 +111,7 @@ def test_a_dangling_link_points_at_a_ghost_node() -> None:
     assert ghost["ghost"] is True
     assert ghost["start"] is None
     assert set(ghost) == NODE_ATTRS
+    assert ghost["id"] == f"{key(1, 1)[0]}:{key(1, 1)[1]}"
     [(_, _, _, data)] = link_edges(G)
     assert data["delay"] is None
     assert G.graph["anomalies"]["dangling_links"] == [(*key(2, 1), 0)]
@@ -214,3 +217,28 @@ def test_child_edges_share_one_read_only_mapping_that_copies_and_pickles() -> No
         assert data == [{"kind": "child"}] * 2  # still one shared, read-only dict
         with pytest.raises(TypeError):
             data[0]["colour"] = "red"
+
+
+def test_child_pairs_share_one_read_only_keydict_that_a_link_between_them_replaces() -> None:
+    import pytest
+
+    from tracegraph.graphs.build import CHILD_EDGES
+
+    # trace 1: a -> b, a -> c; c also links its own parent a (a -> c: child and link)
+    G = build_graph(
+        [span(1, 1), span(1, 2, parent=1), span(1, 3, parent=1, start=20, links=[link(key(1, 1))])]
+    )
+    assert G._succ[key(1, 1)][key(1, 2)] is CHILD_EDGES
+    assert G._pred[key(1, 2)][key(1, 1)] is CHILD_EDGES
+    both = G._succ[key(1, 1)][key(1, 3)]
+    assert both is not CHILD_EDGES and both is G._pred[key(1, 3)][key(1, 1)]
+    assert [d["kind"] for d in both.values()] == ["child", "link"]
+    assert sorted(child_edges(G)) == [(key(1, 1), key(1, 2)), (key(1, 1), key(1, 3))]
+    assert [(u, v) for u, v, _, _ in link_edges(G)] == [(key(1, 1), key(1, 3))]
+    with pytest.raises(TypeError):  # removing a shared child edge would remove them all
+        G.remove_edge(key(1, 1), key(1, 2))
+    G.remove_edge(key(1, 1), key(1, 3), key=1)  # a link edge: its pair's own dict
+    H = G.copy()  # networkx's copy: dicts of its own, free to change
+    H.remove_edge(key(1, 1), key(1, 2))
+    assert sorted(child_edges(H)) == [(key(1, 1), key(1, 3))]
+    assert sorted(child_edges(G)) == [(key(1, 1), key(1, 2)), (key(1, 1), key(1, 3))]

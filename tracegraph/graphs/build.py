@@ -4,17 +4,21 @@ The graph is a :class:`networkx.MultiDiGraph` whose nodes are spans keyed
 ``(trace_id, span_id)``. Node attributes (fixed names, nothing else is stored
 so that 20,000 spans stay small, see DESIGN §9):
 
-``trace_id, span_id, name, service, kind, start, end, status, parent, ghost``
+``id, trace_id, span_id, name, service, kind, start, end, status, parent, ghost``
 
-``kind`` is the OTLP span kind (0-5), ``status`` the OTLP status code (0-2),
-``parent`` the parent span id as sent (``""`` for a root), ``start``/``end``
-integer nanoseconds. A link target that is not loaded is a *ghost* node
-(``ghost=True``, ``start``/``end`` ``None``) so that dangling links stay
-visible; so is the holder of an incoming link whose trace is not loaded.
+``id`` is the node's string id, ``"<trace_id>:<span_id>"`` (:func:`span_id`),
+the one every export and the API name the span by. ``kind`` is the OTLP span
+kind (0-5), ``status`` the OTLP status code (0-2), ``parent`` the parent span
+id as sent (``""`` for a root), ``start``/``end`` integer nanoseconds. A link
+target that is not loaded is a *ghost* node (``ghost=True``, ``start``/``end``
+``None``) so that dangling links stay visible; so is the holder of an
+incoming link whose trace is not loaded.
 
 Edge attributes:
 
-- ``kind="child"``: parent -> child, same trace.
+- ``kind="child"``: parent -> child, same trace; one shared read-only data
+  dict (:data:`CHILD`), and a pair joined by nothing else shares its keydict
+  too (:data:`CHILD_EDGES`): copy the graph before removing child edges.
 - ``kind="link"``: cause -> effect, i.e. from the linked span to the span that
   holds the link, with ``link_type``, ``index`` (position in the holder's
   links), ``attributes`` (the link's own attribute dict, shared with the
@@ -53,6 +57,7 @@ __all__ = [
     "gc_paused",
     "is_error",
     "link_edges",
+    "span_id",
     "split_edges",
 ]
 
@@ -147,12 +152,26 @@ class _ReadOnlyDict(dict):  # type: ignore[type-arg]
 #: ``G.copy()`` and ``G.to_undirected()`` give each edge a dict of its own;
 #: ``copy.deepcopy`` and pickle keep the edges sharing one read-only dict.
 CHILD: Mapping[str, Any] = _ReadOnlyDict(kind="child")
+#: The edges of every parent -> child pair that nothing else joins, networkx's
+#: ``G._succ[parent][child]``, ``{0: CHILD}``: shared and read-only the same
+#: way (~230 bytes per span). A link between the two gets a dict of its own.
+CHILD_EDGES: Mapping[int, Mapping[str, Any]] = _ReadOnlyDict({0: CHILD})
 
 
-def _ghost(trace_id: str, span_id: str) -> dict[str, Any]:
+def span_id(node: NodeKey) -> str:
+    """The string id of a span node, its ``id`` attribute.
+
+    >>> span_id(("a" * 32, "1" * 16))
+    'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:1111111111111111'
+    """
+    return f"{node[0]}:{node[1]}"
+
+
+def _ghost(trace_id: str, span: str) -> dict[str, Any]:
     return {
+        "id": span_id((trace_id, span)),
         "trace_id": trace_id,
-        "span_id": span_id,
+        "span_id": span,
         "name": "",
         "service": "",
         "kind": 0,
@@ -218,20 +237,19 @@ def _build(spans: Iterable[SpanRecord], links: Iterable[LinkRecord] | None) -> n
     # Nodes go straight into networkx's own dicts, exactly what add_nodes_from
     # and add_edges_from build, without their per-call overhead (3x faster at
     # 20,000 spans). Only these three dicts are written; G's views read them.
+    # Until the link edges add ghosts, ``node`` holds the loaded spans only.
     node, succ, pred = G._node, G._succ, G._pred
-    loaded: dict[NodeKey, SpanRecord] = {}
     trace_ids: dict[str, str] = {}  # one string object per trace id: memory
-    truncated: set[NodeKey] = set()
+    dropped: dict[NodeKey, int] = {}  # spans that lost links -> dropped_links_count
     holders: list[tuple[NodeKey, SpanRecord]] = []  # the spans that hold links
-    dropped = 0
     for span in spans:
         t = trace_ids.setdefault(span.trace_id, span.trace_id)
         key = (t, span.span_id)
-        if key in loaded:
+        if key in node:
             anomalies["duplicate_spans"].append(key)
             continue
-        loaded[key] = span
         node[key] = {
+            "id": f"{t}:{span.span_id}",  # span_id(key), inline: once per span
             "trace_id": t,
             "span_id": span.span_id,
             "name": span.name,
@@ -248,10 +266,9 @@ def _build(spans: Iterable[SpanRecord], links: Iterable[LinkRecord] | None) -> n
         if span.links:
             holders.append((key, span))
         if span.dropped_links_count > 0:
-            truncated.add(key)
-            dropped += span.dropped_links_count
+            dropped[key] = span.dropped_links_count
         elif span.attributes and _truthy(span.attributes.get("batch.links_truncated", False)):
-            truncated.add(key)
+            dropped[key] = 0
 
     # Parent edges. A parent pointer that is missing makes an orphan root; a
     # pointer that closes a cycle is cut at one span, which becomes a root.
@@ -261,20 +278,20 @@ def _build(spans: Iterable[SpanRecord], links: Iterable[LinkRecord] | None) -> n
     orphans = anomalies["orphans"]
     skewed = anomalies["clock_skew"]
     early: list[NodeKey] = []  # children starting no later than their parent
-    for key, span in loaded.items():
-        pid = span.parent_span_id
+    for key, data in node.items():
+        pid = data["parent"]
         if pid:
             pkey = (key[0], pid)
-            parent = loaded.get(pkey)
+            parent = node.get(pkey)
             if parent is None:
                 orphans.append(key)
                 continue
             parent_of[key] = pkey
-            if span.start <= parent.start:
+            if data["start"] <= parent["start"]:
                 early.append(key)
-            if span.start < parent.start or span.end > parent.end:
+            if data["start"] < parent["start"] or data["end"] > parent["end"]:
                 skewed.append(key)
-    cuts = _cycle_cuts(parent_of, loaded, early)
+    cuts = _cycle_cuts(parent_of, node, early)
     for cut in cuts:
         del parent_of[cut]
         anomalies["parent_cycles"].append(cut)
@@ -283,9 +300,7 @@ def _build(spans: Iterable[SpanRecord], links: Iterable[LinkRecord] | None) -> n
         skewed[:] = [key for key in skewed if key not in roots]
 
     for key, pkey in parent_of.items():
-        keydict = {0: CHILD}  # one child edge per pair: key 0
-        succ[pkey][key] = keydict
-        pred[key][pkey] = keydict
+        succ[pkey][key] = pred[key][pkey] = CHILD_EDGES
 
     # Link edges, cause -> effect. A link is known by (holder, index): the
     # extra links repeat those loaded spans hold, and are skipped here.
@@ -295,22 +310,19 @@ def _build(spans: Iterable[SpanRecord], links: Iterable[LinkRecord] | None) -> n
             ref = (key[0], key[1], link.index)
             if ref not in seen:
                 seen.add(ref)
-                _add_link(G, key, link, loaded, truncated, anomalies)
+                _add_link(G, key, link, dropped, anomalies)
     for link in links or ():
         t = trace_ids.get(link.trace_id, link.trace_id)
         ref = (t, link.span_id, link.index)
         if ref not in seen:
             seen.add(ref)
-            _add_link(G, (t, link.span_id), link, loaded, truncated, anomalies)
+            _add_link(G, (t, link.span_id), link, dropped, anomalies)
 
-    anomalies["truncated_links"] = sorted(
-        (t, s, max(0, loaded[(t, s)].dropped_links_count) if (t, s) in loaded else 0)
-        for t, s in truncated
-    )
+    anomalies["truncated_links"] = sorted((t, s, n) for (t, s), n in dropped.items())
     counts = anomalies["counts"]
     for name in ANOMALY_NAMES:
         counts[name] = len(anomalies[name])  # type: ignore[literal-required]
-    counts["dropped_links"] = dropped
+    counts["dropped_links"] = sum(dropped.values())
     return G
 
 
@@ -318,8 +330,7 @@ def _add_link(
     G: nx.MultiDiGraph,
     holder: NodeKey,
     link: LinkRecord,
-    loaded: dict[NodeKey, SpanRecord],
-    truncated: set[NodeKey],
+    dropped: dict[NodeKey, int],
     anomalies: Anomalies,
 ) -> None:
     ref = (holder[0], holder[1], link.index)
@@ -327,27 +338,34 @@ def _add_link(
         anomalies["invalid_links"].append(ref)
         return
     if _truthy(link.attributes.get("batch.links_truncated", False)):
-        truncated.add(holder)
+        dropped.setdefault(holder, 0)
+    node = G._node
     cause = (link.linked_trace_id, link.linked_span_id)
-    cause_span = loaded.get(cause)
-    effect_span = loaded.get(holder)
-    if cause_span is None:
+    cause_data = node.get(cause)
+    if cause_data is None or cause_data["ghost"]:
         anomalies["dangling_links"].append(ref)
-        if cause not in G:
-            G.add_node(cause, **_ghost(*cause))
-    if effect_span is None and holder not in G:
-        G.add_node(holder, **_ghost(*holder))
+        if cause_data is None:
+            cause_data = node[cause] = _ghost(*cause)
+            G._succ[cause] = {}
+            G._pred[cause] = {}
+    effect_data = node.get(holder)
+    if effect_data is None:
+        effect_data = node[holder] = _ghost(*holder)
+        G._succ[holder] = {}
+        G._pred[holder] = {}
     link_type = link.link_type
     if link_type == UNKNOWN_LINK_TYPE:
         # Records built by hand may carry ``link.type`` without the field set.
         link_type = infer_link_type(link.attributes)
     delay = None
-    if cause_span is not None and effect_span is not None:
-        delay = effect_span.start - cause_span.end
+    if not cause_data["ghost"] and not effect_data["ghost"]:
+        delay = effect_data["start"] - cause_data["end"]
     # What G.add_edge(cause, holder, **data) does, at a third of its cost.
     keydict = G._succ[cause].get(holder)
     if keydict is None:
         keydict = G._succ[cause][holder] = G._pred[holder][cause] = {}
+    elif keydict is CHILD_EDGES:  # a span linking its own parent: a dict of its own
+        keydict = G._succ[cause][holder] = G._pred[holder][cause] = {0: CHILD}
     k = len(keydict)
     while k in keydict:
         k += 1
@@ -362,7 +380,7 @@ def _add_link(
 
 def _cycle_cuts(
     parent_of: dict[NodeKey, NodeKey],
-    loaded: dict[NodeKey, SpanRecord],
+    nodes: Mapping[NodeKey, Mapping[str, Any]],
     starts: Iterable[NodeKey] | None = None,
 ) -> list[NodeKey]:
     """One span per cycle of parent pointers: the earliest-starting one.
@@ -370,10 +388,11 @@ def _cycle_cuts(
     Walk each chain once, colouring nodes by the walk that reached them; a
     walk that meets its own colour has found a cycle. ``starts`` are the
     nodes to walk from (default: every child); each cycle must hold one.
+    ``nodes`` are the node dicts (for ``start``).
 
     >>> a, b, c = ("t", "a"), ("t", "b"), ("t", "c")
-    >>> spans = {k: SpanRecord("t", k[1], k[1], i, i + 1) for i, k in enumerate((a, b, c))}
-    >>> _cycle_cuts({a: b, b: a, c: a}, spans), _cycle_cuts({a: b, b: a}, spans, [b])
+    >>> nodes = {k: {"start": i} for i, k in enumerate((a, b, c))}
+    >>> _cycle_cuts({a: b, b: a, c: a}, nodes), _cycle_cuts({a: b, b: a}, nodes, [b])
     ([('t', 'a')], [('t', 'a')])
     """
     state: dict[NodeKey, int] = {}
@@ -389,7 +408,7 @@ def _cycle_cuts(
             cur = parent_of.get(cur)
         if cur is not None and state[cur] == walk:
             cycle = path[path.index(cur) :]
-            cuts.append(min(cycle, key=lambda k: (loaded[k].start, k)))
+            cuts.append(min(cycle, key=lambda k: (nodes[k]["start"], k)))
     return cuts
 
 
