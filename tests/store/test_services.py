@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from tests.builders import T0, sid, span, tid
 from tracegraph.domain import LinkRecord
@@ -139,3 +140,37 @@ def test_purging_a_consumer_updates_the_links_in_of_its_producer():
     assert Trace.objects.get(trace_id=tid(1)).links_in == 1
     assert traces_purge(older_than_ns=T0 + 10**9) == 1
     assert Trace.objects.get(trace_id=tid(1)).links_in == 0
+
+
+def test_an_expansion_reads_a_link_once_and_gets_every_link_as_read_fresh():
+    #   trace 1 ─┬─> trace 2 (consume; also links trace 3, and holds link 2 to trace 1 again)
+    #            └─> trace 4 (consume)
+    trace_batch_ingest(
+        spans=[
+            span(*PRODUCER, name="produce", kind=4),
+            span(tid(2), sid(2), kind=5, links=(PRODUCER, (tid(3), sid(3)), PRODUCER)),
+            span(tid(3), sid(3)),
+            span(tid(4), sid(4), kind=5, links=(PRODUCER,)),
+        ]
+    )
+    later = [tid(2), tid(3), tid(4)]
+    source = selectors.StoreSource()
+    incoming = source.links_into([tid(1)])  # level 0 reads the links into trace 1 ...
+    assert sorted((lk.trace_id, lk.index) for lk in incoming) == [
+        (tid(2), 0), (tid(2), 2), (tid(4), 0)
+    ]  # fmt: skip
+    with CaptureQueriesContext(connection) as queries:
+        loaded = source.spans_of(later)  # ... so level 1 reads only those into other traces
+    held_sql = next(q["sql"] for q in queries if "traces_spanlink" in q["sql"])
+    assert "NOT IN" in held_sql and tid(1) in held_sql
+    fresh = selectors.graph_spans(trace_ids=later)
+
+    def links_of(spans):  # type: ignore[no-untyped-def]
+        return {
+            s.key: [(lk.index, lk.linked_trace_id, lk.attributes) for lk in s.links] for s in spans
+        }
+
+    assert links_of(loaded) == links_of(fresh)
+    assert [lk.index for lk in next(s for s in loaded if s.trace_id == tid(2)).links] == [0, 1, 2]
+    reused = {id(lk) for lk in incoming}
+    assert sum(id(lk) in reused for s in loaded for lk in s.links) == 3  # not decoded again

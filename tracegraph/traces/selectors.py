@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import orjson
@@ -15,7 +15,6 @@ from django.db.models.fields.json import KeyTransform
 
 from tracegraph.domain import LinkRecord, SpanRecord, TraceRecord
 from tracegraph.domain.gc import gc_paused
-from tracegraph.graphs.build import LinkRef
 from tracegraph.traces.mapper import (
     LINK_COLUMNS,
     SPAN_COLUMNS,
@@ -27,6 +26,7 @@ from tracegraph.traces.mapper import (
 from tracegraph.traces.models import Span, SpanLink, Trace
 
 __all__ = [
+    "LinksRead",
     "StoreSource",
     "TraceFilter",
     "graph_spans",
@@ -211,29 +211,35 @@ _GRAPH_SPAN_SQL = (
 _LINK_SQL = f"SELECT {', '.join(LINK_COLUMNS)} FROM traces_spanlink WHERE {{column}} IN ({{marks}})"
 
 
-def graph_spans(
-    *, trace_ids: Sequence[str], known: Mapping[LinkRef, LinkRecord] | None = None
-) -> list[SpanRecord]:
+def graph_spans(*, trace_ids: Sequence[str], read: LinksRead | None = None) -> list[SpanRecord]:
     """Spans of these traces with only what the graph needs, and their links.
 
     Span attributes, resource attributes and events are left out (the graph
     does not keep them, DESIGN §9): reading and decoding them was three
-    quarters of a 20,000-span graph request. ``known`` holds links already
-    read, by ``(trace_id, span_id, index)``; they are reused, not decoded
-    again (an expansion reads most links twice: first as links into the
-    traces it has, then as links held by the traces it loads next).
+    quarters of a 20,000-span graph request. ``read`` holds the links an
+    expansion has read already as links into the traces it has; those these
+    spans hold are taken from there, not read again (in a two-way expansion,
+    every link between loaded traces would be read twice: first as a link into
+    the traces loaded, then as one held by the traces loaded next).
     """
-    known = known or {}
     ids = sorted(set(trace_ids))
+    targets = sorted(read.targets) if read else []
     held: dict[tuple[str, str], list[LinkRecord]] = defaultdict(list)
     spans: list[SpanRecord] = []
     with gc_paused(), connection.cursor() as cursor:
         for chunk in _chunks(ids):
             marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(_LINK_SQL.format(column="trace_id", marks=marks), list(chunk))
+            sql, params = _LINK_SQL.format(column="trace_id", marks=marks), list(chunk)
+            if targets:
+                sql += f" AND linked_trace_id NOT IN ({', '.join(['%s'] * len(targets))})"
+                params += targets
+            cursor.execute(sql, params)
             for row in cursor.fetchall():
-                link = known.get((row[0], row[1], row[2])) or link_from_row(row)
-                held[(row[0], row[1])].append(link)
+                held[(row[0], row[1])].append(link_from_row(row))
+            if read:
+                for t in chunk:
+                    for link in read.by_holder.get(t, ()):
+                        held[(t, link.span_id)].append(link)
             cursor.execute(_GRAPH_SPAN_SQL.format(marks=marks), list(chunk))
             for t, s, parent, name, kind, service, start, end, status, dropped in cursor.fetchall():
                 links = held.get((t, s))
@@ -254,24 +260,37 @@ def _in_order(links: list[LinkRecord]) -> tuple[LinkRecord, ...]:
     return tuple(sorted(links, key=lambda link: link.index))
 
 
+@dataclass
+class LinksRead:
+    """The links read as links into ``targets``: every link into them, by holder trace."""
+
+    targets: set[str] = field(default_factory=set)
+    by_holder: dict[str, list[LinkRecord]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, targets: Iterable[str], links: Iterable[LinkRecord]) -> None:
+        self.targets.update(targets)
+        for link in links:
+            self.by_holder[link.trace_id].append(link)
+
+
 class StoreSource:
     """The local store as a graph source: it knows incoming links.
 
-    It keeps the links it has read, so that a link read as incoming is not
-    decoded again when its holder's trace is loaded; use one per expansion.
+    It keeps the links it has read as incoming, so that they are not read
+    again when their holders' traces are loaded; use one per expansion.
     """
 
     incoming_known = True
 
     def __init__(self) -> None:
-        self._read: dict[LinkRef, LinkRecord] = {}
+        self._read = LinksRead()
 
     def spans_of(self, trace_ids: Sequence[str]) -> list[SpanRecord]:
-        return graph_spans(trace_ids=trace_ids, known=self._read)
+        return graph_spans(trace_ids=trace_ids, read=self._read)
 
     def links_into(self, trace_ids: Sequence[str]) -> list[LinkRecord]:
         found = links_into(trace_ids=trace_ids)
-        self._read.update(((link.trace_id, link.span_id, link.index), link) for link in found)
+        self._read.add(trace_ids, found)
         return found
 
 
