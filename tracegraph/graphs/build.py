@@ -422,12 +422,12 @@ def link_edges(G: nx.MultiDiGraph) -> list[tuple[NodeKey, NodeKey, int, dict[str
     [('a', 'b')]
     """
     # Plain dict iteration: G.edges(keys=True, data=True) is ~10x slower; a
-    # pair joined by the shared child mapping alone is skipped whole.
+    # pair joined by the shared child keydict alone is skipped whole.
     return [
         (u, v, k, d)
         for u, nbrs in G._succ.items()
         for v, keydict in nbrs.items()
-        if keydict.get(0) is not CHILD or len(keydict) > 1
+        if keydict is not CHILD_EDGES
         for k, d in keydict.items()
         if d.get("kind") == "link"
     ]
@@ -448,6 +448,9 @@ def split_edges(
     links: list[tuple[NodeKey, NodeKey, int, dict[str, Any]]] = []
     for u, nbrs in G._succ.items():
         for v, keydict in nbrs.items():
+            if keydict is CHILD_EDGES:
+                children.append((u, v))
+                continue
             for k, d in keydict.items():
                 kind = d.get("kind")
                 if kind == "child":

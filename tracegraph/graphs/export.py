@@ -22,7 +22,7 @@ from typing import Any
 import networkx as nx
 import orjson
 
-from tracegraph.graphs.build import CHILD, span_id
+from tracegraph.graphs.build import CHILD_EDGES, span_id
 
 __all__ = [
     "level_edges",
@@ -63,7 +63,7 @@ def span_edges(G: nx.MultiDiGraph) -> list[dict[str, Any]]:
         source = node[u]["id"]
         for v, keydict in nbrs.items():
             target = node[v]["id"]
-            if len(keydict) == 1 and keydict.get(0) is CHILD:  # most edges: one child edge
+            if keydict is CHILD_EDGES:  # most pairs: one child edge, the shared keydict
                 append({"source": source, "target": target, "kind": "child"})
                 continue
             for d in keydict.values():
