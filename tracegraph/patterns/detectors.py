@@ -130,17 +130,18 @@ def retry_chains(G: nx.MultiDiGraph, ctx: DetectionContext) -> list[Finding]:
     """
     edges = []
     for e in ctx.unclaimed():
-        cause, effect = ctx.node(e[0]), ctx.node(e[1])
         lt = e[3].get("link_type")
-        if lt == "retry_previous" or (
-            lt == UNKNOWN
-            and not cause["ghost"]
-            and not effect["ghost"]
-            and e[0][0] != e[1][0]
-            and cause["name"] == effect["name"]
-            and cause["service"] == effect["service"]
-        ):
+        if lt == "retry_previous":
             edges.append(e)
+        elif lt == UNKNOWN and e[0][0] != e[1][0]:  # typed links are not looked into
+            cause, effect = ctx.node(e[0]), ctx.node(e[1])
+            if (
+                not cause["ghost"]
+                and not effect["ghost"]
+                and cause["name"] == effect["name"]
+                and cause["service"] == effect["service"]
+            ):
+                edges.append(e)
     findings = []
     for D, comp_edges in _components(edges):
         attempts = _order(ctx, D)
