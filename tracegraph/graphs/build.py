@@ -167,11 +167,12 @@ def span_id(node: NodeKey) -> str:
     return f"{node[0]}:{node[1]}"
 
 
-def _ghost(trace_id: str, span: str) -> dict[str, Any]:
-    return {
-        "id": span_id((trace_id, span)),
-        "trace_id": trace_id,
-        "span_id": span,
+def _add_ghost(G: nx.MultiDiGraph, key: NodeKey) -> dict[str, Any]:
+    """Add the ghost node ``key`` (straight into networkx's dicts); return its data."""
+    data = G._node[key] = {
+        "id": span_id(key),
+        "trace_id": key[0],
+        "span_id": key[1],
         "name": "",
         "service": "",
         "kind": 0,
@@ -181,6 +182,9 @@ def _ghost(trace_id: str, span: str) -> dict[str, Any]:
         "parent": "",
         "ghost": True,
     }
+    G._succ[key] = {}
+    G._pred[key] = {}
+    return data
 
 
 def _truthy(value: Any) -> bool:
@@ -345,14 +349,8 @@ def _add_link(
     if cause_data is None or cause_data["ghost"]:
         anomalies["dangling_links"].append(ref)
         if cause_data is None:
-            cause_data = node[cause] = _ghost(*cause)
-            G._succ[cause] = {}
-            G._pred[cause] = {}
-    effect_data = node.get(holder)
-    if effect_data is None:
-        effect_data = node[holder] = _ghost(*holder)
-        G._succ[holder] = {}
-        G._pred[holder] = {}
+            cause_data = _add_ghost(G, cause)
+    effect_data = node.get(holder) or _add_ghost(G, holder)
     link_type = link.link_type
     if link_type == UNKNOWN_LINK_TYPE:
         # Records built by hand may carry ``link.type`` without the field set.
