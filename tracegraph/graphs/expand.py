@@ -275,6 +275,8 @@ def _fit(
     A trace that does not fit is skipped whole (never half a trace); a smaller
     one after it may still fit.
     """
+    if loaded + len(level_spans) <= max_spans:  # all of them fit: nothing to sort out
+        return level, level_spans
     by_trace: dict[str, list[SpanRecord]] = defaultdict(list)
     for span in level_spans:
         by_trace[span.trace_id].append(span)
