@@ -337,43 +337,46 @@ def _add_link(
     dropped: dict[NodeKey, int],
     anomalies: Anomalies,
 ) -> None:
-    ref = (holder[0], holder[1], link.index)
     if link.invalid or not link.linked_trace_id or not link.linked_span_id:
-        anomalies["invalid_links"].append(ref)
+        anomalies["invalid_links"].append((holder[0], holder[1], link.index))
         return
-    if _truthy(link.attributes.get("batch.links_truncated", False)):
+    attributes = link.attributes
+    if "batch.links_truncated" in attributes and _truthy(attributes["batch.links_truncated"]):
         dropped.setdefault(holder, 0)
     node = G._node
     cause = (link.linked_trace_id, link.linked_span_id)
     cause_data = node.get(cause)
     if cause_data is None or cause_data["ghost"]:
-        anomalies["dangling_links"].append(ref)
+        anomalies["dangling_links"].append((holder[0], holder[1], link.index))
         if cause_data is None:
             cause_data = _add_ghost(G, cause)
     effect_data = node.get(holder) or _add_ghost(G, holder)
     link_type = link.link_type
     if link_type == UNKNOWN_LINK_TYPE:
         # Records built by hand may carry ``link.type`` without the field set.
-        link_type = infer_link_type(link.attributes)
+        link_type = infer_link_type(attributes)
     delay = None
     if not cause_data["ghost"] and not effect_data["ghost"]:
         delay = effect_data["start"] - cause_data["end"]
-    # What G.add_edge(cause, holder, **data) does, at a third of its cost.
-    keydict = G._succ[cause].get(holder)
-    if keydict is None:
-        keydict = G._succ[cause][holder] = G._pred[holder][cause] = {}
-    elif keydict is CHILD_EDGES:  # a span linking its own parent: a dict of its own
-        keydict = G._succ[cause][holder] = G._pred[holder][cause] = {0: CHILD}
-    k = len(keydict)
-    while k in keydict:
-        k += 1
-    keydict[k] = {
+    data = {
         "kind": "link",
         "link_type": link_type,
         "index": link.index,
-        "attributes": link.attributes,
+        "attributes": attributes,
         "delay": delay,
     }
+    # What G.add_edge(cause, holder, **data) does, at a third of its cost.
+    succ = G._succ[cause]
+    keydict = succ.get(holder)
+    if keydict is None:  # the pair's first edge (most links)
+        succ[holder] = G._pred[holder][cause] = {0: data}
+        return
+    if keydict is CHILD_EDGES:  # a span linking its own parent: a dict of its own
+        keydict = succ[holder] = G._pred[holder][cause] = {0: CHILD}
+    k = len(keydict)
+    while k in keydict:
+        k += 1
+    keydict[k] = data
 
 
 def _cycle_cuts(
